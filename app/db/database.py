@@ -1,0 +1,149 @@
+"""The one place that owns connections: a backend chosen from configuration plus its pool.
+
+Callers use `transaction()` for writes (commit on success, roll back on any exception) and
+`read()` for reads, and run named SQL through `query`, `execute`, `executemany` and `call`.
+Transient errors (lock waits, deadlocks) are retried by `run_in_transaction` with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from app.db import errors
+from app.db.pool import ConnectionPool, PoolError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def make_backend(config):
+    """The dialect is chosen from configuration alone (STYLE item 2)."""
+    if config.backend == "hana":
+        from app.db.hana import HanaBackend
+
+        return HanaBackend.from_config(config)
+    from app.db.sqlite import SqliteBackend
+
+    return SqliteBackend.from_config(config)
+
+
+class Database:
+    def __init__(self, backend, *, min_size: int = 5, max_size: int = 10,
+                 idle_timeout: float = 30.0, acquire_timeout: float = 5.0,
+                 health_check_interval: float = 60.0, validation_window: float = 0.5,
+                 leak_threshold: float = 30.0, retry_attempts: int = 3,
+                 retry_initial_delay: float = 0.1, retry_max_delay: float = 5.0,
+                 retry_multiplier: float = 5.0) -> None:
+        self.backend = backend
+        self.dialect = backend.dialect
+        self.retry_attempts = retry_attempts
+        self.retry_initial_delay = retry_initial_delay
+        self.retry_max_delay = retry_max_delay
+        self.pool = ConnectionPool(
+            backend.connect, min_size=min_size, max_size=max_size, idle_timeout=idle_timeout,
+            acquire_timeout=acquire_timeout, health_check_interval=health_check_interval,
+            validation_window=validation_window, leak_threshold=leak_threshold,
+            retry_attempts=retry_attempts, retry_initial_delay=retry_initial_delay,
+            retry_max_delay=retry_max_delay, retry_multiplier=retry_multiplier,
+            is_connection_error=backend.is_connection_error, ping=backend.ping,
+            reset=backend.reset, name=backend.dialect)
+
+    @classmethod
+    def from_config(cls, config) -> Database:
+        return cls(make_backend(config),
+                   min_size=config["pool.min_connections"],
+                   max_size=config["pool.max_connections"],
+                   idle_timeout=config.seconds("pool.idle_timeout_ms"),
+                   acquire_timeout=config.seconds("pool.connection_timeout_ms"),
+                   health_check_interval=config.seconds("pool.health_check_interval_ms"),
+                   validation_window=config.seconds("pool.validation_window_ms"),
+                   leak_threshold=config.seconds("pool.leak_threshold_ms"),
+                   retry_attempts=config["retry.max_attempts"],
+                   retry_initial_delay=config.seconds("retry.initial_delay_ms"),
+                   retry_max_delay=config.seconds("retry.max_delay_ms"),
+                   retry_multiplier=config["retry.multiplier"])
+
+    def __repr__(self) -> str:
+        return f"Database({self.backend.describe()})"
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- connections and transactions ---------------------------------------------------------
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except PoolError as exc:
+            raise errors.DatabaseUnavailable(str(exc)) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """A connection for reads; the pool rolls back whatever the reader left open."""
+        with self.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction: commit on success, roll back on any exception."""
+        with self.connection() as conn:
+            self.backend.begin(conn)
+            try:
+                yield conn
+            except BaseException:
+                try:
+                    self.backend.rollback(conn)
+                except Exception:  # the pool discards a connection it cannot reset
+                    log.warning("rollback failed on %s", self.backend.describe())
+                raise
+            self.backend.commit(conn)
+
+    def run_in_transaction(self, work: Callable[[Any], T], *, attempts: int | None = None) -> T:
+        """Run work(conn) in a transaction; retry transient errors with backoff and jitter."""
+        attempts = attempts or self.retry_attempts
+        delay = self.retry_initial_delay
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as conn:
+                    return work(conn)
+            except errors.TransientError:
+                if attempt == attempts:
+                    raise
+                time.sleep(min(delay, self.retry_max_delay) * random.uniform(0.5, 1.0))
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    # -- named SQL ----------------------------------------------------------------------------
+
+    def query(self, conn, name: str, params: Any = ()) -> list[dict]:
+        result = self.backend.execute(conn, self.backend.sql.queries[name], params)
+        return result if isinstance(result, list) else []
+
+    def execute(self, conn, name: str, params: Any = ()) -> int:
+        result = self.backend.execute(conn, self.backend.sql.queries[name], params)
+        return result if isinstance(result, int) else len(result)
+
+    def executemany(self, conn, name: str, rows: list) -> int:
+        if not rows:
+            return 0
+        return self.backend.executemany(conn, self.backend.sql.queries[name], rows)
+
+    def call(self, conn, name: str, params: dict | None = None) -> list[dict]:
+        return self.backend.call(conn, name, params or {})
+
+    def ping(self) -> bool:
+        with self.connection() as conn:
+            return self.backend.ping(conn)
+
+    def stats(self) -> dict:
+        return {"backend": self.backend.describe(), **self.pool.stats()}

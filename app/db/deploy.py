@@ -1,0 +1,154 @@
+"""Migrations (yoyo) and the redeploy of every view and procedure under sql/<dialect>/.
+
+yoyo runs post-apply hooks only when a migration was applied, so `migrate` redeploys the views and
+procedures itself on every run: tables evolve through immutable migrations, while the logic in
+views and procedures is replaced wholesale from the files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from yoyo import read_migrations
+from yoyo.connections import DatabaseURI, get_backend
+
+from app.db.sqlfiles import MIGRATIONS_ROOT, load_catalog, split_statements
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeployReport:
+    applied: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    procedures: list[str] = field(default_factory=list)
+
+
+def _migrations(dialect: str):
+    return read_migrations(str(MIGRATIONS_ROOT / dialect))
+
+
+def _yoyo(backend):
+    if backend.dialect == "sqlite":
+        backend.connect().close()  # creates the file and its directory, which yoyo does not
+        return get_backend(backend.yoyo_uri())
+    from app.db.yoyo_hana import HanaYoyoBackend
+
+    props = backend.connect_properties()
+    args = {k: v for k, v in props.items() if k not in ("address", "port", "user", "password",
+                                                          "databaseName")}
+    uri = DatabaseURI("hana", props["user"], props["password"], props["address"], props["port"],
+                      props.get("databaseName", "default"), args)
+    yoyo_backend = HanaYoyoBackend(uri, "_yoyo_migration")
+    yoyo_backend.init_database()
+    return yoyo_backend
+
+
+def pending_migrations(backend) -> list[str]:
+    """Ids of migrations not yet applied (empty: the schema is current)."""
+    yb = _yoyo(backend)
+    try:
+        return [m.id for m in yb.to_apply(_migrations(backend.dialect))]
+    finally:
+        yb.connection.close()
+
+
+def migrate(backend) -> DeployReport:
+    """Apply pending migrations, then redeploy every view and procedure."""
+    report = DeployReport()
+    yb = _yoyo(backend)
+    try:
+        with yb.lock():
+            todo = yb.to_apply(_migrations(backend.dialect))
+            report.applied = [m.id for m in todo]
+            yb.apply_migrations(todo)
+    finally:
+        yb.connection.close()
+    report.views, report.procedures = redeploy_objects(backend)
+    log.info("migrate: %d migrations applied, %d views and %d procedures deployed",
+             len(report.applied), len(report.views), len(report.procedures))
+    return report
+
+
+def rollback_all(backend) -> list[str]:
+    """Roll back every applied migration (newest first); views are dropped first."""
+    drop_views(backend)
+    yb = _yoyo(backend)
+    try:
+        with yb.lock():
+            todo = yb.to_rollback(_migrations(backend.dialect))
+            yb.rollback_migrations(todo)
+            return [m.id for m in todo]
+    finally:
+        yb.connection.close()
+
+
+def drop_views(backend) -> None:
+    conn = backend.connect()
+    try:
+        for name in load_catalog(backend.dialect).views:
+            if backend.dialect == "sqlite":
+                backend.execute(conn, f'DROP VIEW IF EXISTS "{name}"')
+            else:
+                _try(backend, conn, f'DROP VIEW "{name}"')
+        backend.commit(conn)
+    finally:
+        conn.close()
+
+
+def redeploy_objects(backend) -> tuple[list[str], list[str]]:
+    """Create or replace every view and procedure; views may depend on each other."""
+    catalog = load_catalog(backend.dialect)
+    conn = backend.connect()
+    try:
+        if backend.dialect == "sqlite":
+            backend.begin(conn)
+            for name in catalog.views:
+                backend.execute(conn, f'DROP VIEW IF EXISTS "{name}"')
+        views = _deploy_in_dependency_order(
+            backend, conn, {n: split_statements(t) for n, t in catalog.views.items()})
+        procedures = []
+        if backend.dialect == "hana":
+            procedures = _deploy_in_dependency_order(
+                backend, conn, {n: [p.text.strip().rstrip(";")]
+                                for n, p in catalog.procedures.items()})
+        else:
+            procedures = list(catalog.procedures)  # run from the files at call time
+        backend.commit(conn)
+        return views, procedures
+    except BaseException:
+        backend.rollback(conn)
+        raise
+    finally:
+        conn.close()
+
+
+def _deploy_in_dependency_order(backend, conn, objects: dict[str, list[str]]) -> list[str]:
+    """Deploy objects, retrying those that failed while others still make progress."""
+    remaining, done, last_error = dict(objects), [], None
+    while remaining:
+        progressed = False
+        for name, statements in list(remaining.items()):
+            try:
+                for statement in statements:
+                    backend.execute(conn, statement)
+            except Exception as exc:  # a dependency may not exist yet: retry next round
+                last_error = (name, exc)
+                if backend.dialect == "sqlite":
+                    backend.execute(conn, f'DROP VIEW IF EXISTS "{name}"')
+                continue
+            done.append(name)
+            del remaining[name]
+            progressed = True
+        if not progressed:
+            name, exc = last_error
+            raise RuntimeError(f"cannot deploy {name}: {exc}") from exc
+    return done
+
+
+def _try(backend, conn, sql: str) -> None:
+    try:
+        backend.execute(conn, sql)
+    except Exception:
+        log.debug("ignored failure of %s", sql)

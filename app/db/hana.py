@@ -1,0 +1,183 @@
+"""SAP HANA backend over hdbcli.
+
+Every connection gets connectTimeout and communicationTimeout from the configuration (hdbcli has
+no connect timeout by default and hangs on a deaf server), TLS with certificate validation on by
+default, and autocommit off (hdbcli's default is on, unlike PEP 249). hdbcli silently ignores a
+misspelt property, so the property names live in CONNECT_PROPERTIES only and a test checks them.
+Errors are classified by HANA error code as HANA_NOTES describes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.db import errors
+from app.db.sqlfiles import load_catalog
+
+# Documented SQLDBC property names (case-insensitive in hdbcli; keep this exact spelling).
+CONNECT_PROPERTIES = frozenset({
+    "address", "port", "user", "password", "databaseName", "currentSchema", "encrypt",
+    "sslValidateCertificate", "sslTrustStore", "sslHostNameInCertificate", "connectTimeout",
+    "communicationTimeout", "reconnect", "statementCacheSize",
+})
+
+CONNECTION_LOST_CODES = frozenset({-10709, -10807, -10108, -10821, 1888, -10735})
+TRANSIENT_CODES = frozenset({131, 133, 146, 129, 613})
+UNIQUE_VIOLATION = 301
+CONSTRAINT_CODES = frozenset({287, 461, 462, 463, 677})  # not null, FK, CHECK
+SIGNAL_CODES = range(10000, 20000)
+
+
+class HanaBackend:
+    dialect = "hana"
+
+    def __init__(self, *, host: str, port: int, user: str, password, database: str = "",
+                 schema: str = "", encrypt: bool = True, validate_certificate: bool = True,
+                 trust_store: str = "", host_name_in_certificate: str = "",
+                 connect_timeout_ms: int = 5000, communication_timeout_ms: int = 30000,
+                 statement_timeout_s: int = 30) -> None:
+        self.host, self.port, self.user = host, port, user
+        self._password = password  # a config.Secret: never printed
+        self.database, self.schema = database, schema
+        self.encrypt, self.validate_certificate = encrypt, validate_certificate
+        self.trust_store, self.host_name_in_certificate = trust_store, host_name_in_certificate
+        self.connect_timeout_ms = connect_timeout_ms
+        self.communication_timeout_ms = communication_timeout_ms
+        self.statement_timeout_s = statement_timeout_s
+        self.sql = load_catalog("hana")
+
+    @classmethod
+    def from_config(cls, config) -> HanaBackend:
+        return cls(host=config["hana.host"], port=config["hana.port"], user=config["hana.user"],
+                   password=config["hana.password"], database=config["hana.database"],
+                   schema=config["hana.schema"], encrypt=config["hana.encrypt"],
+                   validate_certificate=config["hana.ssl_validate_certificate"],
+                   trust_store=config["hana.ssl_trust_store"],
+                   host_name_in_certificate=config["hana.ssl_host_name_in_certificate"],
+                   connect_timeout_ms=config["pool.connection_timeout_ms"],
+                   communication_timeout_ms=config["hana.communication_timeout_ms"],
+                   statement_timeout_s=config["hana.statement_timeout_s"])
+
+    def __repr__(self) -> str:
+        return f"HanaBackend({self.describe()})"
+
+    def describe(self) -> str:
+        return f"hana://{self.user}@{self.host}:{self.port}/{self.database or '-'}"
+
+    def yoyo_uri(self) -> str:
+        # The password goes to yoyo through connect_properties(), never through this URI.
+        return f"hana://{self.user}@{self.host}:{self.port}/{self.database or 'default'}"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def connect_properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "address": self.host, "port": self.port, "user": self.user,
+            "password": self._password.reveal() if hasattr(self._password, "reveal")
+            else str(self._password),
+            "encrypt": self.encrypt, "sslValidateCertificate": self.validate_certificate,
+            "connectTimeout": self.connect_timeout_ms,
+            "communicationTimeout": self.communication_timeout_ms,
+        }
+        optional = {"databaseName": self.database, "currentSchema": self.schema,
+                    "sslTrustStore": self.trust_store,
+                    "sslHostNameInCertificate": self.host_name_in_certificate}
+        props.update({k: v for k, v in optional.items() if v})
+        unknown = set(props) - CONNECT_PROPERTIES
+        assert not unknown, f"undocumented hdbcli properties {unknown}"
+        return props
+
+    def connect(self):
+        from hdbcli import dbapi  # imported here: nothing is loaded at import of app
+
+        try:
+            conn = dbapi.connect(**self.connect_properties())
+        except dbapi.Error as exc:
+            raise self.translate(exc) from None  # `from None`: the driver text may echo input
+        conn.setautocommit(False)
+        return conn
+
+    def ping(self, conn) -> bool:
+        try:
+            return bool(conn.isconnected()) and self.execute(conn, "SELECT 1 FROM DUMMY", ()) != []
+        except Exception:
+            return False
+
+    def reset(self, conn) -> None:
+        conn.rollback()
+
+    def begin(self, conn, *, immediate: bool = True) -> None:
+        """Autocommit is off: a transaction begins with the first statement."""
+
+    def commit(self, conn) -> None:
+        try:
+            conn.commit()
+        except Exception as exc:
+            raise self.translate(exc) from exc
+
+    def rollback(self, conn) -> None:
+        conn.rollback()
+
+    # -- statements --------------------------------------------------------------------------
+
+    def execute(self, conn, sql: str, params: Any = ()) -> list[dict] | int:
+        cursor = conn.cursor()
+        try:
+            if self.statement_timeout_s:
+                cursor.setquerytimeout(self.statement_timeout_s)
+            cursor.execute(sql, params) if params else cursor.execute(sql)
+            if not cursor.description:
+                return cursor.rowcount
+            columns = [d[0].lower() for d in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        except Exception as exc:
+            raise self.translate(exc) from exc
+        finally:
+            cursor.close()
+
+    def executemany(self, conn, sql: str, rows: list) -> int:
+        cursor = conn.cursor()
+        try:
+            if self.statement_timeout_s:
+                cursor.setquerytimeout(self.statement_timeout_s)
+            cursor.executemany(sql, rows)
+            return len(rows)
+        except Exception as exc:
+            raise self.translate(exc) from exc
+        finally:
+            cursor.close()
+
+    def call(self, conn, name: str, params: dict) -> list[dict]:
+        """CALL the procedure with its declared parameters in order; first result set back."""
+        procedure = self.sql.procedures[name]
+        if set(params) != set(procedure.params):
+            raise TypeError(f"{name} takes {', '.join(procedure.params)}; got {sorted(params)}")
+        placeholders = ", ".join("?" for _ in procedure.params)
+        values = [params[p] for p in procedure.params]
+        result = self.execute(conn, f"CALL {name}({placeholders})", values)
+        return result if isinstance(result, list) else []
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def translate(self, exc: BaseException) -> Exception:
+        code = getattr(exc, "errorcode", None)
+        text = getattr(exc, "errortext", None) or str(exc)
+        if code in CONNECTION_LOST_CODES or "connection closed" in str(text).lower():
+            return errors.DatabaseUnavailable(f"HANA connection lost ({code}): {text}")
+        if code in TRANSIENT_CODES:
+            return errors.TransientError(f"HANA transient error ({code}): {text}")
+        if code == UNIQUE_VIOLATION:
+            return errors.UniqueViolation(f"HANA unique constraint violated: {text}")
+        if code in CONSTRAINT_CODES:
+            return errors.ConstraintViolation(f"HANA constraint violated ({code}): {text}")
+        if isinstance(code, int) and code in SIGNAL_CODES:
+            return errors.ProcedureError(code, str(text))
+        return errors.DatabaseError(f"HANA error ({code}): {text}")
+
+    def classify(self, exc: BaseException) -> errors.ErrorClass:
+        if isinstance(exc, errors.DatabaseError):
+            return exc.error_class
+        return self.translate(exc).error_class
+
+    def is_connection_error(self, exc: BaseException) -> bool:
+        return self.classify(exc) is errors.ErrorClass.CONNECTION_LOST

@@ -1,0 +1,51 @@
+"""Logging set-up: plain or JSON lines, each with the request id when there is one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from flask import g, has_request_context
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+_HANDLER_NAME = "model-router"
+
+
+def configure_logging(config) -> None:
+    """Install one handler on the root logger (idempotent: app factories run many times)."""
+    root = logging.getLogger()
+    root.setLevel(config["log.level"])
+    for handler in root.handlers:
+        if handler.get_name() == _HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RequestIdFilter())
+    if config["log.json"]:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    root.addHandler(handler)

@@ -1,0 +1,104 @@
+"""The small set of exceptions the service raises, and the one handler that renders them.
+
+API errors are application/problem+json (RFC 9457) with `errors[]` per field; the dashboard gets
+an HTML page from its own blueprint. Database errors are mapped here, so a lost connection is a
+503 with Retry-After and never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from app.db import errors as dberrors
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str = "", *, field_errors: list[dict] | None = None,
+                 headers: dict | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.field_errors = field_errors or []
+        self.headers = headers or {}
+
+
+class InvalidInput(Problem):
+    status, title = 422, "Invalid input"
+
+
+class BadRequest(Problem):
+    status, title = 400, "Bad request"
+
+
+class Unauthorized(Problem):
+    status, title = 401, "Unauthorized"
+
+
+class Forbidden(Problem):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(Problem):
+    status, title = 404, "Not found"
+
+
+class Conflict(Problem):
+    status, title = 409, "Conflict"
+
+
+class PayloadTooLarge(Problem):
+    status, title = 413, "Payload too large"
+
+
+class Unavailable(Problem):
+    status, title = 503, "Service unavailable"
+
+    def __init__(self, detail: str = "", retry_after: int = 1, **kw) -> None:
+        super().__init__(detail, **kw)
+        self.headers.setdefault("Retry-After", str(retry_after))
+
+
+def problem_response(status: int, title: str, detail: str, field_errors=None,
+                     headers=None) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "instance": request.path}
+    if field_errors:
+        body["errors"] = field_errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem):
+        return problem_response(exc.status, exc.title, exc.detail, exc.field_errors, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        headers = dict(exc.get_headers()) if exc.code == 405 else {}
+        headers.pop("Content-Type", None)
+        return problem_response(exc.code or 500, exc.name, exc.description or exc.name,
+                                headers=headers)
+
+    @app.errorhandler(dberrors.DatabaseUnavailable)
+    @app.errorhandler(dberrors.TransientError)
+    def _unavailable(exc: dberrors.DatabaseError):
+        log.warning("database unavailable for %s %s: %s", request.method, request.path,
+                    type(exc).__name__)
+        return problem_response(503, "Service unavailable", "the database is unavailable",
+                                headers={"Retry-After": "1"})
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(500, "Internal Server Error", "an unexpected error occurred")

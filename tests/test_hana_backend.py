@@ -1,0 +1,126 @@
+"""The HANA backend's connection paths with the real hdbcli against loopback sockets.
+
+No HANA server runs here: a refused port and a port that accepts and never answers (a "deaf"
+server) are real network faults for hdbcli; SQL on HANA is covered by the contract suite when
+HANA_TEST_URL is set.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from app.config import Secret
+from app.db import errors
+from app.db.hana import CONNECT_PROPERTIES, HanaBackend
+from app.db.pool import backoff_delays, connect_with_retry
+
+# The SQLDBC connection properties as SAP documents them (hdbcli ignores unknown names silently).
+DOCUMENTED = {"address", "port", "user", "password", "databaseName", "currentSchema",
+              "encrypt", "sslValidateCertificate", "sslTrustStore", "sslHostNameInCertificate",
+              "connectTimeout", "communicationTimeout", "reconnect", "statementCacheSize"}
+
+
+class DeafServer:
+    """Accepts TCP connections and never sends a byte."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.sock.settimeout(0.05)
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.accepted.append(conn)
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(1)
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def deaf():
+    server = DeafServer()
+    yield server
+    server.close()
+
+
+def refused_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now: connect is refused
+    return port
+
+
+def backend(port: int, timeout_ms: int = 500) -> HanaBackend:
+    return HanaBackend(host="127.0.0.1", port=port, user="APP", password=Secret("pw-123456"),
+                       encrypt=False, connect_timeout_ms=timeout_ms,
+                       communication_timeout_ms=timeout_ms)
+
+
+def test_property_names_are_the_documented_ones():
+    assert CONNECT_PROPERTIES <= DOCUMENTED
+    full = HanaBackend(host="h", port=1, user="u", password=Secret("p"), database="D",
+                       schema="S", trust_store="/t.pem", host_name_in_certificate="h")
+    props = full.connect_properties()
+    assert set(props) <= DOCUMENTED
+    assert props["connectTimeout"] == 5000 and props["communicationTimeout"] == 30000
+    assert props["encrypt"] is True and props["sslValidateCertificate"] is True
+
+
+@pytest.mark.parametrize("kind", ["refused", "deaf"])
+def test_connect_fails_within_the_timeout_as_connection_lost(kind, deaf):
+    port = refused_port() if kind == "refused" else deaf.port
+    started = time.monotonic()
+    with pytest.raises(errors.DatabaseUnavailable) as info:
+        backend(port, timeout_ms=500).connect()
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.5 + 0.5
+    assert "pw-123456" not in str(info.value)
+    assert backend(port).classify(info.value) is errors.ErrorClass.CONNECTION_LOST
+    if kind == "deaf":
+        assert elapsed >= 0.4  # it really waited for the deaf server
+
+
+def test_connect_is_retried_per_the_policy(deaf):
+    hana = backend(deaf.port, timeout_ms=300)
+    slept: list[float] = []
+    delays = backoff_delays(2, 0.05, 5.0, 1.0)
+    started = time.monotonic()
+    with pytest.raises(errors.DatabaseUnavailable):
+        connect_with_retry(hana.connect, delays, is_transient=hana.is_connection_error,
+                           sleep=lambda d: (slept.append(d), time.sleep(d)), jitter=lambda d: d)
+    assert slept == [0.05, 0.25]
+    assert len(deaf.accepted) == 3  # the first try and two retries reached the server
+    assert time.monotonic() - started < 3 * 0.3 + 0.3 + 1.0
+
+
+@pytest.mark.parametrize("code, expected", [
+    (-10709, errors.DatabaseUnavailable), (-10807, errors.DatabaseUnavailable),
+    (1888, errors.DatabaseUnavailable), (131, errors.TransientError),
+    (133, errors.TransientError), (613, errors.TransientError),
+    (301, errors.UniqueViolation), (10002, errors.ProcedureError), (257, errors.DatabaseError),
+])
+def test_error_classification_by_code(code, expected):
+    from hdbcli import dbapi
+
+    exc = dbapi.Error(code, "text")
+    translated = backend(1).translate(exc)
+    assert type(translated) is expected
