@@ -109,7 +109,7 @@ class RankingCache:
         return self._generation
 
     def invalidate_all(self) -> int:
-        """Drop every ranking (catalog reloaded, assignment run activated). Returns entries dropped."""
+        """Drop every ranking (catalog reloaded, assignment run activated); returns the count."""
         with self._lock:
             dropped = len(self._cache)
             self._cache.clear()

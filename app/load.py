@@ -75,9 +75,18 @@ class LoadTracker:
     # -- writes ---------------------------------------------------------------------------------
 
     def start(self, decision_id: str, model_id: str) -> bool:
-        """Count one request in flight on `model_id`. False (no change) if the id is already open."""
+        """Count one request in flight on `model_id`; False (no change) if the id is open."""
         with self._lock:
             if decision_id in self._open:
+                return False
+            self._open[decision_id] = (model_id, self._clock())
+            self._counts[model_id] = self._counts.get(model_id, 0) + 1
+            return True
+
+    def try_start(self, decision_id: str, model_id: str, capacity: int) -> bool:
+        """`start` only while fewer than `capacity` are in flight (atomic check-and-add)."""
+        with self._lock:
+            if decision_id in self._open or self._counts.get(model_id, 0) >= capacity:
                 return False
             self._open[decision_id] = (model_id, self._clock())
             self._counts[model_id] = self._counts.get(model_id, 0) + 1

@@ -124,6 +124,8 @@ def _unique(items: Iterable, kind: str) -> dict:
 
 
 EMPTY_CATALOG = Catalog(
-    models=MappingProxyType({}), agents=MappingProxyType({}),
-    assignments=MappingProxyType({}), version=0,
+    models=MappingProxyType({}),
+    agents=MappingProxyType({}),
+    assignments=MappingProxyType({}),
+    version=0,
 )

@@ -1,0 +1,42 @@
+"""Route decisions: which model serves each request of each agent.
+
+Process model: the service runs ONE gunicorn worker process per host with many threads
+(app/server.py), and more hosts behind a load balancer for scale (DESIGN §7). All state here (in
+flight counts, EWMA latency, success posteriors, cooldowns, the ranking cache) is in process
+memory, and it is exact because the process that makes a decision is the only one on its host
+that can receive the outcome: there is no second worker whose counters could drift or go negative.
+Threads share the state under short locks. Across hosts the state is per host by design: each
+host steers its own traffic; the database (V_MODEL_HEALTH) seeds every host with the fleet's
+recent record.
+
+Modules: `catalog` (immutable snapshot), `ranking` (capability rankings, cached),
+`cooldown` (learned state and breaker), `strategies` (the picks), `router` (the decision).
+"""
+
+from app.routing.catalog import EMPTY_CATALOG, AgentView, Assignment, Catalog, ModelView
+from app.routing.ranking import Candidate, Ranking
+from app.routing.router import (
+    Decision,
+    NoModelAvailable,
+    Router,
+    UnknownAgent,
+    UnknownStrategy,
+)
+from app.routing.strategies import STRATEGIES, Tuning
+
+__all__ = [
+    "EMPTY_CATALOG",
+    "STRATEGIES",
+    "AgentView",
+    "Assignment",
+    "Candidate",
+    "Catalog",
+    "Decision",
+    "ModelView",
+    "NoModelAvailable",
+    "Ranking",
+    "Router",
+    "Tuning",
+    "UnknownAgent",
+    "UnknownStrategy",
+]

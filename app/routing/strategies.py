@@ -1,0 +1,198 @@
+"""Route strategies: pick one model from the live candidates of a request.
+
+Every strategy gets the live candidates in ranking order (best capability first, all under
+capacity, context fitting, not cooling) and returns the pick with a readable reason. They run on
+the hot path, on a handful of candidates, so they are plain Python (numpy costs more than it saves
+on arrays this small) and read load and learned state lock-free through `Signals`.
+
+- assigned: the agent's active assignment when live, else the ranking order.
+- least_loaded: lowest utilisation; ties broken uniformly at random (sending every tie to the first
+  candidate is how one replica of a popular gateway came to take 94% of the traffic).
+- p2c: power of two choices: two distinct random candidates, the lower (in flight + 1) / capacity x
+  expected latency wins.
+- adaptive: capability x Thompson sample of success (decayed Beta posterior) x latency factor x load
+  factor; the candidate with the best sampled value wins, so uncertain models still get explored.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+
+from app.load import LoadTracker
+from app.routing.catalog import Assignment
+from app.routing.cooldown import ModelState
+from app.routing.ranking import Candidate
+
+LN2 = math.log(2.0)
+_EXACT_BETA_BELOW = 8.0  # pseudo-counts below which the Beta is sampled exactly
+
+
+class Tuning:
+    """Constants of the adaptive strategy."""
+
+    __slots__ = ("decay_rate", "latency_half_ms", "stale_rate", "top_k")
+
+    def __init__(
+        self,
+        success_half_life_s: float = 60.0,
+        latency_half_ms: float = 1000.0,
+        latency_stale_half_life_s: float = 60.0,
+        top_k: int = 8,
+    ) -> None:
+        if min(success_half_life_s, latency_half_ms, latency_stale_half_life_s) <= 0 or top_k < 1:
+            raise ValueError("adaptive tuning values must be positive")
+        self.decay_rate = LN2 / success_half_life_s
+        self.latency_half_ms = latency_half_ms  # latency at which the latency factor is 1/2
+        self.stale_rate = LN2 / latency_stale_half_life_s
+        self.top_k = top_k
+
+
+class Signals:
+    """What strategies read: in-flight counts, EWMA latency, learned success, randomness."""
+
+    __slots__ = ("load", "states", "tuning", "rng")
+
+    def __init__(
+        self,
+        load: LoadTracker,
+        states: Mapping[str, ModelState],
+        tuning: Tuning,
+        rng: random.Random,
+    ) -> None:
+        self.load = load
+        self.states = states
+        self.tuning = tuning
+        self.rng = rng
+
+    def latency_ms(self, c: Candidate, now: float) -> float:
+        """Expected latency: penalised EWMA, fading back to the prior while no outcomes arrive.
+
+        The fade lets a model that was slow (and so got no traffic) be tried again later.
+        """
+        return self._latency(c, self.states.get(c.model_id), now)
+
+    def _latency(self, c: Candidate, state: ModelState | None, now: float) -> float:
+        prior = c.prior_latency_ms
+        if state is not None and state.prior_latency_ms is not None:
+            prior = state.prior_latency_ms
+        view = self.load.latency(c.model_id)
+        if view is None:
+            return prior
+        age = now - view.updated_at
+        if age <= 0.0:
+            return view.ewma_latency_ms
+        return prior + math.exp(-self.tuning.stale_rate * age) * (view.ewma_latency_ms - prior)
+
+    def evidence(self, c: Candidate, now: float) -> tuple[float, float, float]:
+        """(Thompson sample of success, posterior mean of success, expected latency ms)."""
+        state = self.states.get(c.model_id)
+        if state is None:
+            return self.rng.random(), 0.5, self._latency(c, None, now)  # Beta(1, 1) is uniform
+        a, b = state.posterior(now, self.tuning.decay_rate)
+        n = a + b
+        mean = a / n
+        if n < _EXACT_BETA_BELOW:
+            sample = self.rng.betavariate(a, b)
+        else:
+            # Normal approximation of the Beta: several times cheaper than betavariate, and close
+            # enough once there are a few pseudo-counts on each side of the mean.
+            sd = math.sqrt(mean * (1.0 - mean) / (n + 1.0))
+            sample = mean + sd * self.rng.normalvariate(0.0, 1.0)
+            sample = 0.0 if sample < 0.0 else 1.0 if sample > 1.0 else sample
+        return sample, mean, self._latency(c, state, now)
+
+
+Pick = tuple[Candidate, str]
+Strategy = Callable[[list[Candidate], Signals, float, Assignment | None], Pick]
+
+
+def assigned(live: list[Candidate], signals: Signals, now: float, a: Assignment | None) -> Pick:
+    if a is not None:
+        for c in live:
+            if c.model_id == a.model_id:
+                return c, f"assigned: active assignment {a.assignment_id} (score {a.score:.2f})"
+        first = live[0]
+        return first, (
+            f"assigned: {a.model_id} unavailable (cooling, full or too small); "
+            f"best capability {first.capability:.2f} instead"
+        )
+    first = live[0]
+    return first, f"assigned: no active assignment; best capability {first.capability:.2f}"
+
+
+def least_loaded(live: list[Candidate], signals: Signals, now: float, a: Assignment | None) -> Pick:
+    inflight = signals.load.inflight
+    rand = signals.rng.random
+    best: Candidate | None = None
+    best_u = 2.0
+    ties = 0
+    for c in live:
+        u = inflight(c.model_id) / c.capacity
+        if u < best_u:
+            best, best_u, ties = c, u, 1
+        elif u == best_u:
+            ties += 1
+            if rand() * ties < 1.0:  # reservoir sampling: each tie kept with probability 1/ties
+                best = c
+    assert best is not None
+    n = inflight(best.model_id)
+    return best, (
+        f"least_loaded: utilisation {best_u:.0%} ({n}/{best.capacity}), {ties} tied of {len(live)}"
+    )
+
+
+def p2c(live: list[Candidate], signals: Signals, now: float, a: Assignment | None) -> Pick:
+    if len(live) == 1:
+        c = live[0]
+        return c, "p2c: only one live candidate"
+    rng = signals.rng
+    n = len(live)
+    i = rng.randrange(n)
+    j = rng.randrange(n - 1)
+    if j >= i:
+        j += 1
+    first, second = live[i], live[j]
+    cost_a = _p2c_cost(first, signals, now)
+    cost_b = _p2c_cost(second, signals, now)
+    if cost_b < cost_a or (cost_b == cost_a and rng.random() < 0.5):
+        first, second, cost_a, cost_b = second, first, cost_b, cost_a
+    return first, (
+        f"p2c: {first.model_id} cost {cost_a:.0f} beat {second.model_id} cost {cost_b:.0f} "
+        f"((in flight + 1) / capacity x latency ms)"
+    )
+
+
+def _p2c_cost(c: Candidate, signals: Signals, now: float) -> float:
+    return (signals.load.inflight(c.model_id) + 1) / c.capacity * signals.latency_ms(c, now)
+
+
+def adaptive(live: list[Candidate], signals: Signals, now: float, a: Assignment | None) -> Pick:
+    inflight = signals.load.inflight
+    half = signals.tuning.latency_half_ms
+    best: Candidate | None = None
+    best_value = -1.0
+    detail = (0.0, 0.0, 0.0, 0)
+    evidence = signals.evidence
+    for c in live:
+        sample, mean, latency = evidence(c, now)
+        n = inflight(c.model_id)
+        value = c.capability * sample * (half / (half + latency)) * (1.0 - n / c.capacity)
+        if value > best_value:
+            best, best_value, detail = c, value, (sample, mean, latency, n)
+    assert best is not None
+    sample, mean, latency, n = detail
+    return best, (
+        f"adaptive: best expected value {best_value:.2f} (capability {best.capability:.2f}, "
+        f"success {sample:.2f} (mean {mean:.2f}), latency {latency:.0f} ms, "
+        f"load {n}/{best.capacity})"
+    )
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "adaptive": adaptive,
+    "assigned": assigned,
+    "least_loaded": least_loaded,
+    "p2c": p2c,
+}
