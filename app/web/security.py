@@ -1,0 +1,163 @@
+"""Dashboard access: session login by API key, roles, CSRF tokens and security headers.
+
+A person pastes an API key once at /login; the key is verified (hashed comparison in app.api.auth)
+and never stored: the signed session cookie holds the key id, its role and a CSRF token. Pages need
+the viewer or admin role; a router-only key is refused. Every POST form carries the session's CSRF
+token, compared in constant time. Every dashboard response carries a strict Content-Security-Policy
+(no inline script or style, nothing from other origins), so the pages work offline and an injected
+tag cannot run.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from functools import wraps
+
+from flask import Response, current_app, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from app.problems import Forbidden, Unauthorized
+
+log = logging.getLogger(__name__)
+
+DASHBOARD_ROLES = frozenset({"viewer", "admin"})
+CSRF_FIELD = "csrf_token"
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class DashboardSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, with the Secure flag set whenever the request came over TLS.
+
+    A fixed SESSION_COOKIE_SECURE would either break plain-HTTP development or send the cookie
+    in clear in production; TLS terminated by a proxy is recognised by X-Forwarded-Proto (trusting
+    it can only make the cookie stricter).
+    """
+
+    def get_cookie_secure(self, app) -> bool:
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            return True
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return request.is_secure or forwarded == "https"
+
+
+# -- login state -------------------------------------------------------------------------------
+
+
+def start_session(key_id: str, role: str) -> None:
+    """Begin a fresh session for a verified key (drops whatever the old cookie held)."""
+    session.clear()
+    session.permanent = True
+    session["key_id"] = key_id
+    session["role"] = role
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+
+
+def end_session() -> None:
+    session.clear()
+
+
+def current_role() -> str | None:
+    role = session.get("role")
+    return role if role in DASHBOARD_ROLES else None
+
+
+def current_key_id() -> str | None:
+    return session.get("key_id") if current_role() is not None else None
+
+
+def page_login_required(view):
+    """HTML views: no dashboard session -> redirect to /login (back here afterwards)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_role() is None:
+            return redirect(url_for("web.login", next=_local_path()))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def api_login_required(view):
+    """JSON views: no dashboard session -> 401 problem+json (the page script then goes to /login)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_role() is None:
+            raise Unauthorized("log in at /login to read the dashboard")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _local_path() -> str:
+    return request.full_path.rstrip("?") if request.query_string else request.path
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("web.overview")
+    return target
+
+
+def identify_key(presented: str) -> tuple[str, str] | None:
+    """(key id, role) of a valid, unrevoked API key, else None: app.api.auth does the checking."""
+    from app.api import auth
+
+    services = current_app.extensions["router"]
+    return auth.verify_key(services, presented)
+
+
+# -- CSRF ----------------------------------------------------------------------------------------
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, created on first use (the login form needs one before login)."""
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse a POST whose form token is missing or differs from the session's (403)."""
+    expected = session.get(CSRF_FIELD, "")
+    presented = request.form.get(CSRF_FIELD, "")
+    if not expected or not presented or not hmac.compare_digest(
+        expected.encode("utf-8"), presented.encode("utf-8")
+    ):
+        log.warning("dashboard CSRF check failed on %s %s", request.method, request.path)
+        raise Forbidden("the form's CSRF token is missing or wrong; reload the page and retry")
+
+
+# -- headers -------------------------------------------------------------------------------------
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    if request.endpoint != "web.static":
+        # Pages and JSON hold operational data: never cached by the browser or a proxy.
+        response.headers["Cache-Control"] = "no-store"
+    return response
