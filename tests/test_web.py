@@ -9,21 +9,45 @@ import pytest
 from app.web import queries, register_web, security
 
 EVIL = "<script>alert(1)</script>"
-KEYS = {"viewer-key": ("k-viewer", "viewer"), "admin-key": ("k-admin", "admin"),
-        "router-key": ("k-router", "router")}
+KEYS = {
+    "viewer-key": ("k-viewer", "viewer"),
+    "admin-key": ("k-admin", "admin"),
+    "router-key": ("k-router", "router"),
+}
 
 OVERVIEW = {
-    "generated_at": "2026-01-21 12:00:00", "window": {"label": "last 60 minutes"},
-    "series": {"labels": ["2026-01-21 11:59:00"], "requests_per_min": [12], "success_rate": [0.9],
-               "p50_ms": [100.0], "p95_ms": [300.0], "p99_ms": [500.0], "cache_hit_rate": [0.5]},
-    "totals": {"requests_per_min": 12, "success_rate": 0.9, "p95_ms": 300.0,
-               "cache_hit_rate": 0.5},
-    "db": {"backend": "sqlite", "pool": {"state": "healthy", "in_use": 1, "open": 2, "max": 4,
-                                         "waiting": 0},
-           "writer": {"queued": 0}, "spool_depth": 3},
-    "alerts": {"open_count": 1, "items": [
-        {"alert_id": 7, "severity": "critical", "model_id": EVIL, "metric": "error_rate",
-         "observed_value": 0.5, "threshold": 0.05, "raised_at": "2026-01-21 11:58:00"}]},
+    "generated_at": "2026-01-21 12:00:00",
+    "window": {"label": "last 60 minutes"},
+    "series": {
+        "labels": ["2026-01-21 11:59:00"],
+        "requests_per_min": [12],
+        "success_rate": [0.9],
+        "p50_ms": [100.0],
+        "p95_ms": [300.0],
+        "p99_ms": [500.0],
+        "cache_hit_rate": [0.5],
+    },
+    "totals": {"requests_per_min": 12, "success_rate": 0.9, "p95_ms": 300.0, "cache_hit_rate": 0.5},
+    "db": {
+        "backend": "sqlite",
+        "pool": {"state": "healthy", "in_use": 1, "open": 2, "max": 4, "waiting": 0},
+        "writer": {"queued": 0},
+        "spool_depth": 3,
+    },
+    "alerts": {
+        "open_count": 1,
+        "items": [
+            {
+                "alert_id": 7,
+                "severity": "critical",
+                "model_id": EVIL,
+                "metric": "error_rate",
+                "observed_value": 0.5,
+                "threshold": 0.05,
+                "raised_at": "2026-01-21 11:58:00",
+            }
+        ],
+    },
 }
 
 
@@ -32,8 +56,11 @@ def stub(monkeypatch):
     acked: list[str] = []
     monkeypatch.setattr(security, "identify_key", KEYS.get)
     monkeypatch.setattr(queries, "overview", lambda services: OVERVIEW)
-    monkeypatch.setattr(queries, "acknowledge_alert",
-                        lambda services, alert_id, key_id: acked.append(alert_id) or True)
+    monkeypatch.setattr(
+        queries,
+        "acknowledge_alert",
+        lambda services, alert_id, key_id: acked.append(alert_id) or True,
+    )
     return acked
 
 
@@ -55,17 +82,32 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("path", ["/", "/dashboard/models", "/dashboard/assignments",
-                                  "/dashboard/decisions", "/dashboard/alerts"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/dashboard/models",
+        "/dashboard/assignments",
+        "/dashboard/decisions",
+        "/dashboard/alerts",
+    ],
+)
 def test_pages_redirect_to_login_without_a_session(web, path):
     response = web.get(path)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize("path", ["/dashboard/api/overview", "/dashboard/api/models",
-                                  "/dashboard/api/assignments", "/dashboard/api/decisions",
-                                  "/dashboard/api/alerts"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/api/overview",
+        "/dashboard/api/models",
+        "/dashboard/api/assignments",
+        "/dashboard/api/decisions",
+        "/dashboard/api/alerts",
+    ],
+)
 def test_json_endpoints_answer_401_problem_without_a_session(web, path):
     response = web.get(path)
     assert response.status_code == 401
@@ -97,13 +139,16 @@ def test_unknown_key_is_refused(web):
     assert web.get("/").status_code == 302
 
 
-@pytest.mark.parametrize(("target", "location"), [
-    ("/dashboard/models", "/dashboard/models"),
-    ("/dashboard/decisions?agent=a", "/dashboard/decisions?agent=a"),
-    ("//evil.example/x", "/"),
-    ("https://evil.example/", "/"),
-    ("/\\evil.example", "/"),
-])
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/dashboard/models", "/dashboard/models"),
+        ("/dashboard/decisions?agent=a", "/dashboard/decisions?agent=a"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ],
+)
 def test_login_returns_to_the_page_asked_for_but_never_off_site(web, target, location):
     assert login(web, "viewer-key", target).headers["Location"] == location
 
@@ -168,8 +213,9 @@ def test_acknowledge_needs_a_session(web, stub):
     assert stub == []
 
 
-@pytest.mark.parametrize("path", ["/login", "/", "/dashboard/api/overview",
-                                  "/dashboard/static/js/dashboard.js"])
+@pytest.mark.parametrize(
+    "path", ["/login", "/", "/dashboard/api/overview", "/dashboard/static/js/dashboard.js"]
+)
 def test_every_response_has_a_strict_csp(web, path):
     if path != "/login":
         login(web, "viewer-key")
@@ -207,7 +253,7 @@ def test_model_id_with_script_is_escaped(web):
 def test_chart_library_is_vendored(web):
     login(web, "viewer-key")
     html = web.get("/").get_data(as_text=True)
-    assert '/dashboard/static/vendor/chartjs/chart.umd.min.js' in html
+    assert "/dashboard/static/vendor/chartjs/chart.umd.min.js" in html
     assert "http://" not in html and "https://" not in html
     with web.get("/dashboard/static/vendor/chartjs/chart.umd.min.js") as lib:
         assert lib.status_code == 200

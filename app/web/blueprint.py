@@ -19,7 +19,8 @@ from app.web import formatting, security
 log = logging.getLogger(__name__)
 
 bp = Blueprint(
-    "web", __name__,
+    "web",
+    __name__,
     template_folder="templates",
     static_folder="static",
     static_url_path="/dashboard/static",
@@ -40,8 +41,12 @@ bp.add_app_template_filter(formatting.fmt, "fmt")
 
 @bp.context_processor
 def _template_globals() -> dict:
-    return {"csrf_token": security.csrf_token, "role": security.current_role(), "nav": NAV,
-            "csrf_field": security.CSRF_FIELD}
+    return {
+        "csrf_token": security.csrf_token,
+        "role": security.current_role(),
+        "nav": NAV,
+        "csrf_field": security.CSRF_FIELD,
+    }
 
 
 def _error(status: int, title: str, detail: str, headers: dict | None = None):
@@ -64,10 +69,18 @@ def _http(exc: HTTPException):
 @bp.errorhandler(dberrors.DatabaseUnavailable)
 @bp.errorhandler(dberrors.TransientError)
 def _unavailable(exc: dberrors.DatabaseError):
-    log.warning("dashboard: database unavailable for %s %s: %s", request.method, request.path,
-                type(exc).__name__)
-    return _error(503, "Service unavailable", "the database is unavailable; retrying shortly",
-                  {"Retry-After": "5"})
+    log.warning(
+        "dashboard: database unavailable for %s %s: %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+    )
+    return _error(
+        503,
+        "Service unavailable",
+        "the database is unavailable; retrying shortly",
+        {"Retry-After": "5"},
+    )
 
 
 @bp.errorhandler(Exception)

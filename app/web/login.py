@@ -33,7 +33,8 @@ def login_submit():
     if role not in security.DASHBOARD_ROLES:
         log.warning("dashboard login refused: key %s has role %s", key_id, role)
         return _form_again(
-            next_url, f"This key has the {role} role; the dashboard needs a viewer or admin key.",
+            next_url,
+            f"This key has the {role} role; the dashboard needs a viewer or admin key.",
             403,
         )
     security.start_session(key_id, role)

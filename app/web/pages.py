@@ -20,8 +20,9 @@ def _services():
 
 
 def _page(template: str, source: str, **context):
-    return render_template(f"web/{template}", source=url_for(source), refresh_ms=REFRESH_MS,
-                           **context)
+    return render_template(
+        f"web/{template}", source=url_for(source), refresh_ms=REFRESH_MS, **context
+    )
 
 
 @bp.get("/")
@@ -44,8 +45,7 @@ def models():
 @bp.get("/dashboard/assignments")
 @security.page_login_required
 def assignments():
-    return _page("assignments.html", "web.api_assignments",
-                 data=queries.assignments(_services()))
+    return _page("assignments.html", "web.api_assignments", data=queries.assignments(_services()))
 
 
 @bp.get("/dashboard/decisions")
@@ -53,8 +53,9 @@ def assignments():
 def decisions():
     search = queries.DecisionSearch.from_args(request.args)
     data = queries.decisions(_services(), search)
-    return render_template("web/decisions.html", data=data, search=search,
-                           strategies=queries.STRATEGY_CHOICES)
+    return render_template(
+        "web/decisions.html", data=data, search=search, strategies=queries.STRATEGY_CHOICES
+    )
 
 
 @bp.get("/dashboard/alerts")

@@ -25,18 +25,20 @@ log = logging.getLogger(__name__)
 DASHBOARD_ROLES = frozenset({"viewer", "admin"})
 CSRF_FIELD = "csrf_token"
 
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -99,7 +101,7 @@ def page_login_required(view):
 
 
 def api_login_required(view):
-    """JSON views: no dashboard session -> 401 problem+json (the page script then goes to /login)."""
+    """JSON views: no dashboard session -> 401 problem+json (the script then goes to /login)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -144,8 +146,10 @@ def check_csrf() -> None:
     """Refuse a POST whose form token is missing or differs from the session's (403)."""
     expected = session.get(CSRF_FIELD, "")
     presented = request.form.get(CSRF_FIELD, "")
-    if not expected or not presented or not hmac.compare_digest(
-        expected.encode("utf-8"), presented.encode("utf-8")
+    if (
+        not expected
+        or not presented
+        or not hmac.compare_digest(expected.encode("utf-8"), presented.encode("utf-8"))
     ):
         log.warning("dashboard CSRF check failed on %s %s", request.method, request.path)
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page and retry")
