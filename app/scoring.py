@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -33,6 +33,19 @@ DEFAULT_ALPHA = 0.5
 DEFAULT_LATENCY_BETA = 0.5
 # Bit per failed hard constraint; dict order is the precedence for the one-word reason.
 REASON_BITS = {"inactive": 1, "context": 2, "cost": 4, "latency": 8}
+# ScoreInputs arrays by what their rows are; the two matrices also have a capability axis.
+PER_AGENT = ("weights", "min_context", "max_latency_ms", "max_cost_per_1k", "priority")
+PER_MODEL = (
+    "model_scores",
+    "context_window",
+    "cost_per_1k",
+    "prior_latency_ms",
+    "active",
+    "success_rate",
+    "observed_latency_ms",
+    "capacity",
+)
+_BY_CAPABILITY = ("weights", "model_scores")
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,17 +70,9 @@ class ScoreInputs:
     priority: np.ndarray  # (agents,) higher goes first in the greedy baseline
 
     def __post_init__(self) -> None:
-        n_agents, n_models = len(self.agent_ids), len(self.model_ids)
-        shapes = {
-            "weights": (n_agents, len(self.capabilities)),
-            "model_scores": (n_models, len(self.capabilities)),
-            "min_context": (n_agents,), "max_latency_ms": (n_agents,),
-            "max_cost_per_1k": (n_agents,), "priority": (n_agents,),
-            "context_window": (n_models,), "cost_per_1k": (n_models,),
-            "prior_latency_ms": (n_models,), "active": (n_models,), "success_rate": (n_models,),
-            "observed_latency_ms": (n_models,), "capacity": (n_models,),
-        }
-        for name, shape in shapes.items():
+        for name in PER_AGENT + PER_MODEL:
+            rows = len(self.agent_ids if name in PER_AGENT else self.model_ids)
+            shape = (rows, len(self.capabilities)) if name in _BY_CAPABILITY else (rows,)
             if np.shape(getattr(self, name)) != shape:
                 raise ValueError(f"{name} has shape {np.shape(getattr(self, name))}, not {shape}")
         if not (self.weights >= 0).all():
@@ -181,7 +186,8 @@ def health_factors(
     score, so one bad hour cannot zero a model out); latency_beta is how hard a model observed
     slower than its prior is discounted (twice as slow with beta 0.5 keeps 2/3).
     """
-    success = np.where(np.isnan(success_rate), 1.0, alpha + (1.0 - alpha) * success_rate)
+    rate = np.clip(success_rate, 0.0, 1.0)  # NaN stays NaN
+    success = np.where(np.isnan(rate), 1.0, alpha + (1.0 - alpha) * rate)
     known = ~np.isnan(observed_latency_ms) & (prior_latency_ms > 0)
     slowdown = np.ones_like(success)
     slowdown[known] = observed_latency_ms[known] / prior_latency_ms[known]
@@ -213,14 +219,20 @@ def score_matrix(
 ) -> ScoreMatrix:
     """Score every (agent, model) pair and mark the ones hard constraints rule out."""
     success, latency = health_factors(
-        inputs.success_rate, inputs.observed_latency_ms, inputs.prior_latency_ms,
-        alpha=alpha, latency_beta=latency_beta,
+        inputs.success_rate,
+        inputs.observed_latency_ms,
+        inputs.prior_latency_ms,
+        alpha=alpha,
+        latency_beta=latency_beta,
     )
     scores = weighted_match(inputs.weights, inputs.model_scores) * (success * latency)[None, :]
     reasons = constraint_mask(inputs)
     return ScoreMatrix(
-        agent_ids=inputs.agent_ids, model_ids=inputs.model_ids,
-        scores=scores, feasible=reasons == 0, reasons=reasons,
+        agent_ids=inputs.agent_ids,
+        model_ids=inputs.model_ids,
+        scores=scores,
+        feasible=reasons == 0,
+        reasons=reasons,
     )
 
 
@@ -251,8 +263,11 @@ def explain(
         if weights[c] > 0
     }
     success, latency = health_factors(
-        pair.success_rate, pair.observed_latency_ms, pair.prior_latency_ms,
-        alpha=alpha, latency_beta=latency_beta,
+        pair.success_rate,
+        pair.observed_latency_ms,
+        pair.prior_latency_ms,
+        alpha=alpha,
+        latency_beta=latency_beta,
     )
     scored = score_matrix(pair, alpha=alpha, latency_beta=latency_beta)
     return {
@@ -290,16 +305,15 @@ def _explain_constraints(pair: ScoreInputs, mask: int) -> dict:
 
 def _one_pair(inputs: ScoreInputs, a: int, m: int) -> ScoreInputs:
     """The 1 x 1 sub-problem of one pair, so explain reuses the vectorised rules verbatim."""
-    sa, sm = slice(a, a + 1), slice(m, m + 1)
+    cut = {name: slice(a, a + 1) for name in ("agent_ids", *PER_AGENT)}
+    cut |= {name: slice(m, m + 1) for name in ("model_ids", *PER_MODEL)}
     return ScoreInputs(
-        agent_ids=inputs.agent_ids[sa], model_ids=inputs.model_ids[sm],
-        capabilities=inputs.capabilities, weights=inputs.weights[sa],
-        model_scores=inputs.model_scores[sm], min_context=inputs.min_context[sa],
-        max_latency_ms=inputs.max_latency_ms[sa], max_cost_per_1k=inputs.max_cost_per_1k[sa],
-        context_window=inputs.context_window[sm], cost_per_1k=inputs.cost_per_1k[sm],
-        prior_latency_ms=inputs.prior_latency_ms[sm], active=inputs.active[sm],
-        success_rate=inputs.success_rate[sm], observed_latency_ms=inputs.observed_latency_ms[sm],
-        capacity=inputs.capacity[sm], priority=inputs.priority[sa],
+        **{
+            f.name: getattr(inputs, f.name)[cut[f.name]]
+            if f.name in cut
+            else getattr(inputs, f.name)
+            for f in fields(ScoreInputs)
+        }
     )
 
 
