@@ -15,6 +15,7 @@ immutable tuple, which is atomic in CPython.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -40,9 +41,10 @@ class LatencyView(NamedTuple):
 class LoadTracker:
     """Thread-safe in-flight counters keyed by decision id, with per-model EWMAs.
 
-    `ewma_alpha` weighs the newest outcome. A failure enters the latency EWMA as
-    `max(latency_ms, failure_penalty_ms)` so that a model failing fast never looks fast, and the
-    failure indicator has its own EWMA (`ewma_failure`).
+    `ewma_alpha` weighs the newest outcome when outcomes arrive back to back; the weight of the
+    old average also halves every `ewma_half_life_s` of silence. A failure enters the latency
+    EWMA as `max(latency_ms, failure_penalty_ms)` so that a model failing fast never looks fast,
+    and the failure indicator has its own EWMA (`ewma_failure`).
     """
 
     def __init__(
@@ -52,17 +54,21 @@ class LoadTracker:
         ewma_alpha: float = 0.2,
         *,
         failure_penalty_ms: float = 5000.0,
+        ewma_half_life_s: float = 60.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if inflight_timeout_s <= 0:
             raise ValueError("inflight_timeout_s must be positive")
         if not 0.0 < ewma_alpha <= 1.0:
             raise ValueError("ewma_alpha must be in (0, 1]")
+        if ewma_half_life_s <= 0:
+            raise ValueError("ewma_half_life_s must be positive")
         self.inflight_timeout_s = inflight_timeout_s
         self.failure_penalty_ms = failure_penalty_ms
         self._clock = clock
         self._wall_clock = wall_clock
         self._alpha = ewma_alpha
+        self._age_rate = math.log(2.0) / ewma_half_life_s
         self._lock = threading.Lock()
         # decision_id -> (model_id, started_at); insertion order == start order, so the oldest
         # entries are at the front and expire() pops them in O(expired).
@@ -138,14 +144,20 @@ class LoadTracker:
         sample = float(latency_ms) if success else max(float(latency_ms), self.failure_penalty_ms)
         fail = 0.0 if success else 1.0
         prev = self._latency.get(model_id)
-        a = self._alpha
+        now = self._clock()
         if prev is None:
-            view = LatencyView(sample, fail, self._clock())
+            view = LatencyView(sample, fail, now)
         else:
+            # An average counts for less the older it is: after a quiet spell the new outcome
+            # weighs more than alpha, so a model that got no traffic is not judged by old news.
+            age = now - prev.updated_at
+            keep = 1.0 - self._alpha
+            if age > 0.0:
+                keep *= math.exp(-self._age_rate * age)
             view = LatencyView(
-                prev.ewma_latency_ms + a * (sample - prev.ewma_latency_ms),
-                prev.ewma_failure + a * (fail - prev.ewma_failure),
-                self._clock(),
+                sample + keep * (prev.ewma_latency_ms - sample),
+                fail + keep * (prev.ewma_failure - fail),
+                now,
             )
         self._latency[model_id] = view  # replaced whole: lock-free readers see old or new
 

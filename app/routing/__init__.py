@@ -9,19 +9,15 @@ Threads share the state under short locks. Across hosts the state is per host by
 host steers its own traffic; the database (V_MODEL_HEALTH) seeds every host with the fleet's
 recent record.
 
-Modules: `catalog` (immutable snapshot), `ranking` (capability rankings, cached),
-`cooldown` (learned state and breaker), `strategies` (the picks), `router` (the decision).
+Modules: `catalog` (immutable snapshot), `ranking` (capability rankings, cached), `cooldown`
+(per-model posterior and breaker), `learning` (learned state behind one lock), `strategies` (the
+picks), `decision` (result and errors), `router` (the decision path).
 """
 
 from app.routing.catalog import EMPTY_CATALOG, AgentView, Assignment, Catalog, ModelView
+from app.routing.decision import Decision, NoModelAvailable, UnknownAgent, UnknownStrategy
 from app.routing.ranking import Candidate, Ranking
-from app.routing.router import (
-    Decision,
-    NoModelAvailable,
-    Router,
-    UnknownAgent,
-    UnknownStrategy,
-)
+from app.routing.router import Router
 from app.routing.strategies import STRATEGIES, Tuning
 
 __all__ = [
