@@ -15,7 +15,7 @@ from flask import Flask
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app: defaults < config file < environment < `config` (dotted names)."""
     from app.config import load_config
-    from app.logs import configure_logging
+    from app.logs import configure_logging, install_request_ids
     from app.problems import register_error_handlers
     from app.services import Services
 
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services = Services.build(settings)
     app.extensions["router"] = services
     register_error_handlers(app)
+    install_request_ids(app)
     _register_blueprints(app)
     services.start()
     return app

@@ -49,3 +49,23 @@ def configure_logging(config) -> None:
         handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root.addHandler(handler)
+
+
+def install_request_ids(app) -> None:
+    """Every response carries X-Request-Id (the caller's, when well-formed, else a new one)."""
+    import re
+    import uuid
+
+    from flask import request
+
+    well_formed = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+    @app.before_request
+    def _assign_request_id() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if well_formed.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "-")
+        return response

@@ -66,3 +66,35 @@ def test_service_starts_while_database_unreachable_and_recovers(tmp_path, overri
         assert client.get("/readyz").status_code == 200
     finally:
         app.extensions["router"].stop()
+
+
+def test_every_response_carries_a_request_id(client):
+    first = client.get("/healthz")
+    assert len(first.headers["X-Request-Id"]) == 32
+    echoed = client.get("/nowhere", headers={"X-Request-Id": "abc-123"})
+    assert echoed.headers["X-Request-Id"] == "abc-123"
+    refused = client.get("/healthz", headers={"X-Request-Id": "bad id <script>"})
+    assert refused.headers["X-Request-Id"] != "bad id <script>"
+
+
+def test_json_log_lines_carry_the_request_id(app, capsys):
+    import json
+    import logging
+
+    from app.logs import JsonFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    from app.logs import RequestIdFilter
+
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("test.json")
+    logger.addHandler(handler)
+    try:
+        with app.test_request_context("/x", headers={"X-Request-Id": "req-42"}):
+            app.preprocess_request()
+            logger.warning("hello %s", "world")
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["request_id"] == "req-42" and line["message"] == "hello world"
