@@ -1,0 +1,54 @@
+-- SP_GET_TOP_AGENT_MODEL_PAIRS: the p_limit (agent, model) pairs with the most requests since
+-- the rollups began (raw rows may be purged; the pair totals are kept), with their percentiles
+-- from the pair's latency histogram (nearest rank, within 2 %; docs/ANALYTICS.md). Only the
+-- chosen pairs' histograms are read.
+-- Inputs:  p_limit, an integer 1..1000.
+-- Returns: RANK, AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, FAILURES, SUCCESS_RATE,
+--          AVG_LATENCY_MS, P50_LATENCY_MS, P95_LATENCY_MS, P99_LATENCY_MS, TOKENS_IN,
+--          TOKENS_OUT, LAST_HOUR; most requests first (ties by agent, then model).
+-- Errors:  10001 p_limit missing or outside 1..1000.
+-- Security: read-only; viewer role.
+-- params: p_limit
+SELECT RAISE_ERROR(10001, 'p_limit must be an integer between 1 and 1000')
+ WHERE :p_limit IS NULL OR typeof(:p_limit) <> 'integer' OR :p_limit < 1 OR :p_limit > 1000;
+
+WITH top AS (
+    SELECT AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, LATENCY_SUM_MS, TOKENS_IN, TOKENS_OUT,
+           LAST_HOUR,
+           ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS RANK
+      FROM AGENT_MODEL_METRICS_TOTAL
+     WHERE REQUESTS > 0
+), chosen AS (
+    SELECT * FROM top WHERE RANK <= :p_limit
+), cumulative AS (
+    SELECT l.AGENT_ID, l.MODEL_ID, l.BUCKET,
+           SUM(l.SAMPLES) OVER (PARTITION BY l.AGENT_ID, l.MODEL_ID ORDER BY l.BUCKET
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CUM,
+           SUM(l.SAMPLES) OVER (PARTITION BY l.AGENT_ID, l.MODEL_ID) AS N
+      FROM chosen c
+      JOIN AGENT_MODEL_LATENCY_TOTAL l ON l.AGENT_ID = c.AGENT_ID AND l.MODEL_ID = c.MODEL_ID
+), ranks AS (
+    SELECT AGENT_ID, MODEL_ID,
+           MIN(CASE WHEN CUM >= ceil(50 * N / 100.0) THEN BUCKET END) AS B50,
+           MIN(CASE WHEN CUM >= ceil(95 * N / 100.0) THEN BUCKET END) AS B95,
+           MIN(CASE WHEN CUM >= ceil(99 * N / 100.0) THEN BUCKET END) AS B99
+      FROM cumulative
+     GROUP BY AGENT_ID, MODEL_ID
+)
+SELECT c.RANK,
+       c.AGENT_ID,
+       c.MODEL_ID,
+       c.REQUESTS,
+       c.SUCCESSES,
+       c.REQUESTS - c.SUCCESSES AS FAILURES,
+       CAST(c.SUCCESSES AS REAL) / c.REQUESTS AS SUCCESS_RATE,
+       c.LATENCY_SUM_MS / c.REQUESTS AS AVG_LATENCY_MS,
+       CASE WHEN r.B50 = -32768 THEN 0.0 ELSE pow(1.04, r.B50 - 0.5) END AS P50_LATENCY_MS,
+       CASE WHEN r.B95 = -32768 THEN 0.0 ELSE pow(1.04, r.B95 - 0.5) END AS P95_LATENCY_MS,
+       CASE WHEN r.B99 = -32768 THEN 0.0 ELSE pow(1.04, r.B99 - 0.5) END AS P99_LATENCY_MS,
+       c.TOKENS_IN,
+       c.TOKENS_OUT,
+       c.LAST_HOUR
+  FROM chosen c
+  JOIN ranks r ON r.AGENT_ID = c.AGENT_ID AND r.MODEL_ID = c.MODEL_ID
+ ORDER BY c.RANK;
