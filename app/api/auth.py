@@ -1,0 +1,246 @@
+"""API keys and roles: `Authorization: Bearer mr_<key id>_<secret>`.
+
+Keys are made with `secrets` (64-bit key id, 256-bit secret) and only a SHA-256 hash of the secret
+is stored (API_KEYS.KEY_HASH); a high-entropy secret needs no slow hash or salt, and the key id is
+part of the hashed text so a hash cannot be moved to another row. Comparison is constant time.
+
+Every view declares an access level (`requires` or `app.api.operations.operation`):
+
+- open: no key (probes, /openapi.json)
+- admin: admin only (catalog writes, assignments, keys)
+- router: router or admin (route, outcomes)
+- viewer: viewer or admin (analytics, load, alerts, /metrics, system figures)
+- reader: any valid key (catalog reads the router needs: models, agents, assignments, decisions)
+- session: the dashboard's own session login (app.web.security)
+
+A view with no declaration is treated as admin-only (fail closed); a test enumerates the URL map.
+Verified keys are cached for KEY_CACHE_TTL_S so the hot path does not read the database per
+request; revoking a key through this process drops it from the cache at once, and a revocation
+made elsewhere (the CLI, another host) takes effect within the TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g, request
+
+from app.db import store
+from app.problems import Conflict, Forbidden, NotFound, Unauthorized
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "mr"
+KEY_CACHE_TTL_S = 5.0
+ROLES = ("admin", "router", "viewer")
+ACCESS: dict[str, frozenset[str] | None] = {
+    "open": None,
+    "session": None,
+    "admin": frozenset({"admin"}),
+    "router": frozenset({"admin", "router"}),
+    "viewer": frozenset({"admin", "viewer"}),
+    "reader": frozenset({"admin", "router", "viewer"}),
+}
+# Endpoints of other modules that are open by design: probes and Flask's static files.
+OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
+# Blueprints that guard their own views (the dashboard's session login).
+SELF_GUARDED_BLUEPRINTS = frozenset({"web"})
+
+_TOKEN = re.compile(r"^mr_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="model-router"'}
+
+
+def requires(level: str) -> Callable:
+    """Declare the access level of a view (see the module docstring)."""
+    if level not in ACCESS:
+        raise ValueError(f"unknown access level {level!r}")
+
+    def mark(view):
+        view.access = level
+        return view
+
+    return mark
+
+
+def access_of(app: Flask, endpoint: str | None) -> str | None:
+    """The declared level of an endpoint; None when it declares none."""
+    if endpoint in OPEN_ENDPOINTS:
+        return "open"
+    view = app.view_functions.get(endpoint) if endpoint else None
+    level = getattr(view, "access", None)
+    if level is None and endpoint and endpoint.split(".", 1)[0] in SELF_GUARDED_BLUEPRINTS:
+        return "session"
+    return level
+
+
+# -- keys ----------------------------------------------------------------------------------------
+
+
+def new_key() -> tuple[str, str, str]:
+    """A fresh (key id, full key to show once, hash to store)."""
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return key_id, f"{KEY_PREFIX}_{key_id}_{secret}", hash_secret(key_id, secret)
+
+
+def hash_secret(key_id: str, secret: str) -> str:
+    return hashlib.sha256(f"{key_id}:{secret}".encode()).hexdigest()
+
+
+def split_key(presented: str) -> tuple[str, str] | None:
+    match = _TOKEN.match(presented)
+    return (match.group(1), match.group(2)) if match else None
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: str
+
+
+class KeyRing:
+    """Creates, verifies (with a short cache), lists and revokes API keys of one database."""
+
+    def __init__(self, db, ttl_s: float = KEY_CACHE_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.db = db
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._cache: dict[str, tuple[str, str, float]] = {}  # key id -> (hash, role, expires)
+        self._lock = threading.Lock()
+
+    def create(self, role: str, label: str | None = None) -> tuple[dict, str]:
+        """Store a new key; returns (its record, the key itself, which is never stored)."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        key_id, key, key_hash = new_key()
+        record = store.create_api_key(self.db, key_id, key_hash, role, label)
+        log.info("API key %s created with role %s", key_id, role)
+        return public(record), key
+
+    def verify(self, presented: str) -> Principal | None:
+        """The principal of a valid, unrevoked key, else None."""
+        parts = split_key(presented)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        entry = self._cached(key_id)
+        if entry is None:
+            row = store.get_api_key(self.db, key_id)
+            if row is None or row.get("revoked_at"):
+                return None
+            entry = (row["key_hash"], row["role"], self.clock() + self.ttl_s)
+            with self._lock:
+                self._cache[key_id] = entry
+        key_hash, role, _ = entry
+        if not hmac.compare_digest(hash_secret(key_id, secret).encode(), key_hash.encode()):
+            return None
+        return Principal(key_id, role)
+
+    def _cached(self, key_id: str):
+        with self._lock:
+            entry = self._cache.get(key_id)
+            if entry is not None and entry[2] <= self.clock():
+                del self._cache[key_id]
+                entry = None
+        return entry
+
+    def revoke(self, key_id: str, keep_an_admin: bool = False) -> dict:
+        """Revoke a key at once; returns its record. Revoking twice is harmless.
+
+        Raises NotFound for an unknown id, and Conflict when `keep_an_admin` and this is the
+        last active admin key (nobody could administer the service afterwards).
+        """
+        row = store.get_api_key(self.db, key_id)
+        if row is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if row.get("revoked_at"):
+            return public(row)
+        if keep_an_admin and row["role"] == "admin" and self.active_admins() <= 1:
+            raise Conflict("this is the last active admin key; create another admin key first")
+        with self._lock:
+            self._cache.pop(key_id, None)
+        record = store.revoke_api_key(self.db, key_id)
+        with self._lock:  # a verify racing with the revocation may have cached it again
+            self._cache.pop(key_id, None)
+        log.info("API key %s revoked", key_id)
+        return public(record or row)
+
+    def list(self, after: str | None, limit: int) -> list[dict]:
+        return [public(row) for row in store.list_api_keys(self.db, after=after, limit=limit)]
+
+    def active_admins(self) -> int:
+        return store.count_active_api_keys(self.db, role="admin")
+
+
+def public(row: dict) -> dict:
+    """A key's record as shown: never its hash."""
+    return {key: value for key, value in row.items() if key != "key_hash"}
+
+
+def keyring(app: Flask | None = None) -> KeyRing:
+    return (app or current_app).extensions["api_keys"]
+
+
+def verify_key(services, presented: str) -> tuple[str, str] | None:
+    """(key id, role) of a valid, unrevoked key, else None (used by the dashboard login)."""
+    ring = current_app.extensions.get("api_keys") or KeyRing(services.db)
+    principal = ring.verify(presented)
+    return (principal.key_id, principal.role) if principal else None
+
+
+# -- the request hook ------------------------------------------------------------------------------
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate() -> Principal:
+    """The caller's principal from the Authorization header; raises 401 problem."""
+    token = _bearer()
+    if token is None:
+        raise Unauthorized("send an API key: Authorization: Bearer <key>", headers=dict(_CHALLENGE))
+    principal = keyring().verify(token)
+    if principal is None:
+        raise Unauthorized("the API key is not valid or has been revoked",
+                           headers={"WWW-Authenticate": _CHALLENGE["WWW-Authenticate"]
+                                    + ', error="invalid_token"'})
+    return principal
+
+
+def enforce() -> None:
+    """before_request: check the declared access level of the matched endpoint.
+
+    Unmatched URLs fall through to Flask's 404/405. Endpoints without a declaration need admin.
+    """
+    if request.endpoint is None or request.method == "OPTIONS":
+        return
+    level = access_of(current_app, request.endpoint)
+    if level in ("open", "session"):
+        return
+    if level is None:
+        log.warning("endpoint %s declares no access level; admin only", request.endpoint)
+        level = "admin"
+    principal = authenticate()
+    g.principal = principal
+    if principal.role not in ACCESS[level]:
+        needed = " or ".join(sorted(ACCESS[level]))
+        raise Forbidden(f"this operation needs the {needed} role; the key has {principal.role}")
+
+
+def install(app: Flask) -> None:
+    app.extensions["api_keys"] = KeyRing(app.extensions["router"].db)
+    app.before_request(enforce)

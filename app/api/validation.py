@@ -1,0 +1,97 @@
+"""Request parsing: JSON bodies and query strings into pydantic models, errors into problems.
+
+A body must be `application/json` (415 otherwise), well-formed JSON without NaN or Infinity (400),
+and valid against its model (422 with one `errors[]` entry per field, e.g.
+`{"field": "capabilities.coding", "reason": "Input should be less than or equal to 1"}`).
+The size limit is Flask's MAX_CONTENT_LENGTH (413, rendered by the one error handler).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from app.problems import BadRequest, InvalidInput, Problem
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class UnsupportedMediaType(Problem):
+    status, title = 415, "Unsupported media type"
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes | str):
+    """Strict JSON: NaN, Infinity and duplicate keys are errors, not silently accepted."""
+    def no_duplicates(pairs):
+        seen = {}
+        for key, value in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen[key] = value
+        return seen
+
+    return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=no_duplicates)
+
+
+def read_json_body():
+    """The request body as a JSON value; raises 415 / 400 problems."""
+    if not request.is_json:
+        raise UnsupportedMediaType("the request body must be application/json")
+    raw = request.get_data(cache=True)  # bounded by MAX_CONTENT_LENGTH (413 beyond it)
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        return parse_json(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("the request body is not UTF-8") from None
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {_short(exc)}") from None
+
+
+def validate(model: type[M], data, strict: bool | None = None) -> M:
+    """Validate already-parsed data against `model`; raises InvalidInput with field errors."""
+    try:
+        return model.model_validate(data, strict=strict)
+    except ValidationError as exc:
+        raise InvalidInput("the request is not valid", field_errors=field_errors(exc)) from None
+
+
+def parse_body(model: type[M]) -> M:
+    return validate(model, read_json_body())
+
+
+def parse_query(model: type[M]) -> M:
+    """Query string into `model`; a name given twice is an error, unknown names too."""
+    args = request.args
+    duplicated = [name for name in args if len(args.getlist(name)) > 1]
+    if duplicated:
+        raise InvalidInput("a query parameter was given more than once", field_errors=[
+            {"field": name, "reason": "given more than once"} for name in duplicated])
+    return validate(model, args.to_dict())
+
+
+def field_errors(exc: ValidationError) -> list[dict]:
+    """pydantic errors as `{"field": "a.b", "reason": ...}`, dotted paths, no input echoed."""
+    out = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        reason = error["msg"]
+        if loc and loc[-1] == "[key]":  # a bad key of a mapping: name the key itself
+            loc = loc[:-1]
+            reason = f"invalid name: {reason}"
+        if error["type"] == "value_error":
+            reason = reason.removeprefix("Value error, ")
+        out.append({"field": ".".join(loc) or "body", "reason": reason})
+    return out
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."
