@@ -401,6 +401,27 @@ def test_lost_commit_acknowledgement_is_not_counted_twice(faulty, seeded, raw, w
     raw.assert_applied_exactly_once()
     stats = writer.stats()
     assert stats["replay_skipped_rows"] == 2 and stats["replayed_rows"] == 0
+    assert stats["replay_dropped_duplicates"] == 0  # the same rows, not a second outcome
+
+
+def test_second_outcome_accepted_during_an_outage_is_dropped_loudly(
+    faulty, seeded, raw, writers, migrated, caplog
+):
+    writer = writers(faulty, migrated["spool.path"])
+    row = decision("a1", seeded["a1"])
+    assert writer.write([row], [outcome(row["decision_id"], True, 5.0)]) == "database"
+    faulty.backend.fail_now = True
+    # Nothing can tell this is a second outcome while the database is down: it is spooled...
+    assert writer.write([], [outcome(row["decision_id"], False, 99.0)]) == "spool"
+    faulty.backend.fail_now = False
+    wait_until(lambda: drained(writer))
+    # ...and at replay the first outcome wins, counted once, and the drop is logged.
+    assert raw.counters()["a1"] == (1, 1, 0, 5.0)
+    raw.assert_applied_exactly_once()
+    assert writer.stats()["replay_dropped_duplicates"] == 1
+    assert any(
+        row["decision_id"] in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+    )
 
 
 def test_spool_rows_already_committed_before_a_crash_replay_as_no_ops(

@@ -36,6 +36,7 @@ from app.db import errors
 from app.db.pool import PoolError
 from app.db.spool import Spool, SpoolEntry, SpoolError
 from app.db.store import decisions as store
+from app.db.store._common import db_time
 from app.ids import new_decision_id
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,9 @@ class Ticket:
         """Block until durable; return where ("database" or "spool").
 
         Raises the error that refused the rows (e.g. errors.UniqueViolation), or WriteTimeout
-        after `timeout` seconds (default: the writer's ack_timeout_s).
+        after `timeout` seconds (default: the writer's ack_timeout_s). A timed-out wait gives
+        up on the rows: if the writer has not taken them yet they are withdrawn and never
+        written (WriteTimeout.written is False). Poll with `done`, not with wait(0).
         """
         if timeout is None:
             timeout = self._writer.ack_timeout_s if self._writer else 0.0
@@ -460,7 +463,7 @@ class Writer:
         if not entries:
             return
         try:
-            applied = self._transact(
+            applied, dropped = self._transact(
                 lambda conn: _apply_idempotent(self.db, conn, entries, new_decision_id()),
                 deadline=self.clock() + self.ack_timeout_s,
             )
@@ -481,8 +484,16 @@ class Writer:
             self.figures.spool_depth -= 1
             return
         self.spool.delete(e.seq for e in entries)  # only after the commit: see module docstring
+        if dropped:
+            log.warning(
+                "writer: dropped %d spooled outcomes acknowledged while the database was down: "
+                "it already holds another outcome for decisions %s",
+                len(dropped),
+                ", ".join(dropped[:5]),
+            )
         self.figures.replayed_rows += applied
         self.figures.replay_skipped_rows += len(entries) - applied
+        self.figures.replay_dropped_duplicates += len(dropped)
         self.figures.spool_depth -= len(entries)
 
     def _refresh_spool_depth(self) -> int:
@@ -515,6 +526,7 @@ class WriterStats:
     def __init__(self) -> None:
         self.batches = self.rows = self.refused = self.overloaded = self.withdrawn = 0
         self.spooled_rows = self.replayed_rows = self.replay_skipped_rows = 0
+        self.replay_dropped_duplicates = 0
         self.dead_letters = self.spool_depth = 0
         self.batch_max = 0
         self.histogram = dict.fromkeys(self._BUCKETS + (None,), 0)
@@ -558,6 +570,7 @@ class WriterStats:
             "spooled_rows": self.spooled_rows,
             "replayed_rows": self.replayed_rows,
             "replay_skipped_rows": self.replay_skipped_rows,
+            "replay_dropped_duplicates": self.replay_dropped_duplicates,
             "spool_depth": self.spool_depth,
             "dead_letters": self.dead_letters,
         }
@@ -640,15 +653,23 @@ def _spool_items(ticket: Ticket) -> list[tuple[str, str, dict]]:
     ]
 
 
-def _apply_idempotent(db, conn, entries: list[SpoolEntry], batch_id: str) -> int:
+def _apply_idempotent(db, conn, entries: list[SpoolEntry], batch_id: str) -> tuple[int, list]:
     """Insert the spooled rows the database does not hold yet and apply exactly those outcomes
-    (only they carry this batch id); return how many rows were new."""
-    decisions, outcomes = [], []
+    (only they carry this batch id).
+
+    Returns (rows inserted, decision ids of spooled outcomes dropped because the database holds
+    a different outcome: a second outcome acknowledged while the database was down).
+    """
+    decisions, outcomes, dropped = [], [], []
     for entry in entries:
         found = db.query(conn, GET_DECISION, {"decision_id": entry.key})
-        if entry.kind == "decision" and not found:
-            decisions.append(entry.row)
-        elif entry.kind == "outcome" and not (found and found[0]["recorded_at"] is not None):
+        recorded = found[0]["recorded_at"] if found else None
+        if entry.kind == "decision":
+            if not found:
+                decisions.append(entry.row)
+        elif recorded is None:
             outcomes.append(entry.row)
+        elif db_time(recorded) != entry.row["recorded_at"]:
+            dropped.append(entry.key)  # same time: this very row, committed before a crash
     _insert(db, conn, decisions, outcomes, batch_id)
-    return len(decisions) + len(outcomes)
+    return len(decisions) + len(outcomes), dropped
