@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from app.api.context import db
 from app.api.operations import operation
-from app.api.pagination import page, page_of
+from app.api.pagination import page_of
 from app.api.schemas import (
     AlertListQuery,
     AlertOut,
@@ -21,15 +21,19 @@ from app.problems import Conflict, InvalidInput, NotFound
 
 bp = Blueprint("alerts", __name__)
 ALERT_PARAM = {"alert_id": {"type": "integer", "minimum": 0}}
+MAX_ALERTS = 1000  # newest alerts of one state that the list reaches
 
 
 @bp.get("/api/v1/alerts")
 @operation("viewer", "List alerts, newest first", query=AlertListQuery, response=Page[AlertOut],
-           description="`state` filters (open, acknowledged, resolved).")
+           description="`state`: unresolved (open and acknowledged, the default), open, "
+                       f"acknowledged or resolved (the newest {MAX_ALERTS}).")
 def list_alerts(query: AlertListQuery):
-    return page(lambda after, n: store.list_alerts(db(), state=query.state, before=after,
-                                                   limit=n),
-                "alert_id", query.limit, query.cursor, kind=int)
+    if query.state == "unresolved":
+        rows = store.list_alerts(db())
+    else:
+        rows = store.list_alerts(db(), state=query.state, limit=MAX_ALERTS)
+    return page_of(rows, "id", query.limit, query.cursor, newest_first=True, kind=int)
 
 
 @bp.post("/api/v1/alerts/<int:alert_id>/ack")
@@ -41,30 +45,28 @@ def ack_alert(alert_id: int):
     alert = store.get_alert(db(), alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
-    if alert["state"] == "resolved":
+    if alert["state"] == "open":
+        alert = store.ack_alert(db(), alert_id) or alert
+    if alert["state"] == "resolved":  # before, or between the read and the write
         raise Conflict(f"alert {alert_id} is already resolved")
-    if alert["state"] == "acknowledged":
-        return alert
-    acked = store.ack_alert(db(), alert_id)
-    if acked is None:  # resolved between the read and the write
-        raise Conflict(f"alert {alert_id} is already resolved")
-    return acked
+    return alert
 
 
 @bp.get("/api/v1/alert-rules")
 @operation("viewer", "List alert rules", query=PageQuery, response=Page[AlertRuleOut])
 def list_alert_rules(query: PageQuery):
-    return page_of(store.list_alert_rules(db()), "id", query.limit, query.cursor)
+    return page_of(store.get_alert_rules(db()), "rule_id", query.limit, query.cursor)
 
 
 @bp.put("/api/v1/alert-rules")
 @operation("admin", "Replace the alert rules", body=AlertRulesIn, response=Page[AlertRuleOut],
-           description="The body is the whole rule set: rules not named are removed (or "
-                       "disabled, when alerts refer to them). Returns the new set.")
+           description="The body is the whole rule set: named rules are created or replaced, "
+                       "rules left out are disabled (kept, since alerts refer to them). "
+                       "Returns every rule.")
 def put_alert_rules(body: AlertRulesIn):
     try:
-        rules = store.replace_alert_rules(db(), [rule.model_dump() for rule in body.items])
+        rules = store.put_alert_rules(db(), [rule.model_dump() for rule in body.items])
     except dberrors.ConstraintViolation:
         raise InvalidInput("a rule names a model that does not exist", field_errors=[
             {"field": "items.model_id", "reason": "no such model"}]) from None
-    return {"items": sorted(rules, key=lambda rule: rule["id"]), "next_cursor": None}
+    return {"items": sorted(rules, key=lambda rule: rule["rule_id"]), "next_cursor": None}

@@ -51,11 +51,16 @@ def page(fetch: Callable[[Any, int], list[Mapping]], key: str, limit: int,
     return {"items": rows, "next_cursor": encode_cursor(rows[-1][key]) if more and rows else None}
 
 
-def page_of(rows: Iterable[Mapping], key: str, limit: int, cursor: str | None) -> dict:
-    """`page` over rows already in memory (small lists such as the catalog), sorted by `key`."""
-    ordered = sorted(rows, key=lambda row: row[key])
+def page_of(rows: Iterable[Mapping], key: str, limit: int, cursor: str | None,
+            newest_first: bool = False, kind: type = str) -> dict:
+    """`page` over rows already in memory (short lists), sorted by `key` (descending when
+    `newest_first`)."""
+    ordered = sorted(rows, key=lambda row: row[key], reverse=newest_first)
+    if newest_first:
+        def fetch(after, n):
+            return [row for row in ordered if after is None or row[key] < after][:n]
+    else:
+        def fetch(after, n):
+            return [row for row in ordered if after is None or row[key] > after][:n]
 
-    def fetch(after, n):
-        return [row for row in ordered if after is None or row[key] > after][:n]
-
-    return page(fetch, key, limit, cursor)
+    return page(fetch, key, limit, cursor, kind)

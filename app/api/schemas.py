@@ -320,12 +320,19 @@ class RoutingStatsOut(BaseModel):
     items: list[StatsItem]
 
 
-class Rows(BaseModel):
-    """A result set of a view or procedure: one object per row, snake_case columns."""
+class ModelPerformanceOut(StatsItem):
+    hours: int
 
-    model_config = ConfigDict(extra="allow")
 
-    items: list[dict[str, Any]]
+class PairItem(StatsItem):
+    rank: int
+    agent_id: str
+    last_hour: str | None = None
+
+
+class TopPairsOut(BaseModel):
+    limit: int
+    items: list[PairItem]
 
 
 # -- keys, alerts -------------------------------------------------------------------------------
@@ -351,8 +358,8 @@ class KeyCreatedOut(KeyOut):
 class AlertRuleIn(Strict):
     """One alert rule; a rule without `model_id` watches every model."""
 
-    id: Id
-    name: Text
+    rule_id: Id
+    name: Text | None = None
     metric: Literal["error_rate", "p95_latency_ms", "utilization", "no_traffic"]
     comparator: Literal["gt", "lt"]
     threshold: Annotated[float, Field(ge=-1e12, le=1e12)]
@@ -363,7 +370,17 @@ class AlertRuleIn(Strict):
     enabled: bool = True
 
 
-class AlertRuleOut(AlertRuleIn):
+class AlertRuleOut(BaseModel):
+    rule_id: str
+    name: str
+    metric: str
+    comparator: str
+    threshold: float
+    window_minutes: int
+    min_samples: int
+    severity: str
+    model_id: str | None = None
+    enabled: bool
     created_at: str | None = None
     updated_at: str | None = None
     last_evaluated_at: str | None = None
@@ -375,18 +392,25 @@ class AlertRulesIn(Strict):
     @field_validator("items")
     @classmethod
     def _unique(cls, value: list[AlertRuleIn]) -> list[AlertRuleIn]:
-        ids = [rule.id for rule in value]
+        ids = [rule.rule_id for rule in value]
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique")
         return value
 
 
 class AlertOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    alert_id: Any
-    rule_id: str | None = None
-    state: str
+    id: int
+    rule_id: str
+    rule_name: str | None = None
+    model_id: str
+    metric: str
+    severity: str
+    threshold: float | None = None
+    observed_value: float | None = None
+    state: Literal["open", "acknowledged", "resolved"]
+    raised_at: str | None = None
+    acked_at: str | None = None
+    resolved_at: str | None = None
 
 
 # -- queries --------------------------------------------------------------------------------------
@@ -406,11 +430,11 @@ class AgentListQuery(PageQuery):
 
 
 class AlertListQuery(PageQuery):
-    state: Literal["open", "acknowledged", "resolved"] | None = None
+    state: Literal["unresolved", "open", "acknowledged", "resolved"] = "unresolved"
 
 
 class HoursQuery(Lenient):
-    hours: int = Field(default=24, ge=1, le=24 * 90)
+    hours: int = Field(default=24, ge=1, le=8760)
 
 
 class TopPairsQuery(Lenient):
