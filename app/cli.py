@@ -20,8 +20,10 @@ def _migrate(args, config) -> int:
     from app.db.database import make_backend
 
     report = deploy.migrate(make_backend(config))
-    print(f"migrated {make_backend(config).describe()}: {len(report.applied)} migrations "
-          f"applied, {len(report.views)} views and {len(report.procedures)} procedures deployed")
+    print(
+        f"migrated {make_backend(config).describe()}: {len(report.applied)} migrations "
+        f"applied, {len(report.views)} views and {len(report.procedures)} procedures deployed"
+    )
     return 0
 
 
@@ -65,15 +67,19 @@ def _bootstrap(args, config) -> int:
             except CatalogFileError as exc:
                 print(f"bootstrap: {exc}", file=sys.stderr)
                 return 2
-            print(f"bootstrap: loaded {counts['models']} models and {counts['agents']} agents "
-                  f"from {path}")
+            print(
+                f"bootstrap: loaded {counts['models']} models and {counts['agents']} agents "
+                f"from {path}"
+            )
         elif path:
             print("bootstrap: the catalog is not empty; left as it is")
         ring = KeyRing(db)
         if ring.active_admins() == 0:
             record, key = ring.create("admin", "bootstrap")
-            print(f"bootstrap: admin API key {record['key_id']} created; it is shown once, "
-                  f"store it now:\n{key}")
+            print(
+                f"bootstrap: admin API key {record['key_id']} created; it is shown once, "
+                f"store it now:\n{key}"
+            )
     return 0
 
 
@@ -97,8 +103,10 @@ def _keys_list(args, config) -> int:
             after = batch[-1]["key_id"]
     print(f"{'KEY_ID':<18}{'ROLE':<8}{'CREATED_AT':<34}{'REVOKED_AT':<34}LABEL")
     for row in rows:
-        print(f"{row['key_id']:<18}{row['role']:<8}{row.get('created_at') or '':<34}"
-              f"{row.get('revoked_at') or '':<34}{row.get('label') or ''}")
+        print(
+            f"{row['key_id']:<18}{row['role']:<8}{row.get('created_at') or '':<34}"
+            f"{row.get('revoked_at') or '':<34}{row.get('label') or ''}"
+        )
     return 0
 
 
@@ -112,8 +120,10 @@ def _keys_revoke(args, config) -> int:
         except NotFound as exc:
             print(exc.detail, file=sys.stderr)
             return 1
-    print(f"revoked key {record['key_id']} ({record['role']}); running servers refuse it within "
-          f"seconds")
+    print(
+        f"revoked key {record['key_id']} ({record['role']}); running servers refuse it within "
+        f"seconds"
+    )
     return 0
 
 
@@ -145,9 +155,16 @@ def _catalog_export(args, config) -> int:
     return 0
 
 
-COMMANDS = {"migrate": _migrate, "serve": _serve, "bootstrap": _bootstrap,
-            "keys create": _keys_create, "keys list": _keys_list, "keys revoke": _keys_revoke,
-            "catalog import": _catalog_import, "catalog export": _catalog_export}
+COMMANDS = {
+    "migrate": _migrate,
+    "serve": _serve,
+    "bootstrap": _bootstrap,
+    "keys create": _keys_create,
+    "keys list": _keys_list,
+    "keys revoke": _keys_revoke,
+    "catalog import": _catalog_import,
+    "catalog export": _catalog_export,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,8 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the API with gunicorn")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    sub.add_parser("bootstrap", help="load catalog.bootstrap_file into an empty database and "
-                                     "create the first admin key (printed once)")
+    sub.add_parser(
+        "bootstrap",
+        help="load catalog.bootstrap_file into an empty database and "
+        "create the first admin key (printed once)",
+    )
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", required=True, choices=("admin", "router", "viewer"))
@@ -166,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
-    catalog = sub.add_parser("catalog", help="catalog files").add_subparsers(dest="action",
-                                                                            required=True)
+    catalog = sub.add_parser("catalog", help="catalog files").add_subparsers(
+        dest="action", required=True
+    )
     load = catalog.add_parser("import", help="create or replace the models and agents of FILE")
     load.add_argument("file")
     dump = catalog.add_parser("export", help="write the catalog to FILE (default: stdout)")

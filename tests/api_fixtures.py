@@ -39,5 +39,7 @@ def catalog(api) -> dict:
         assert api.post("/api/v1/models", body).status_code == 201
     for body in CATALOG_AGENTS:
         assert api.post("/api/v1/agents", body).status_code == 201
-    return {"models": [m["id"] for m in CATALOG_MODELS],
-            "agents": [a["id"] for a in CATALOG_AGENTS]}
+    return {
+        "models": [m["id"] for m in CATALOG_MODELS],
+        "agents": [a["id"] for a in CATALOG_AGENTS],
+    }

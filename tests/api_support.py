@@ -49,16 +49,28 @@ def agent_body(agent_id: str = "chat-bot", **overrides) -> dict:
 
 CATALOG_MODELS = (
     model_body("llama-8b"),
-    model_body("coder-7b", display_name="Qwen2.5-Coder 7B",
-               capabilities={"coding": 0.9, "chat": 0.6, "sql": 0.8}, context_window=32768),
-    model_body("phi-mini", display_name="Phi-3 mini",
-               capabilities={"coding": 0.5, "chat": 0.65, "summarization": 0.7},
-               max_concurrency=8, prior_latency_ms=450.0),
+    model_body(
+        "coder-7b",
+        display_name="Qwen2.5-Coder 7B",
+        capabilities={"coding": 0.9, "chat": 0.6, "sql": 0.8},
+        context_window=32768,
+    ),
+    model_body(
+        "phi-mini",
+        display_name="Phi-3 mini",
+        capabilities={"coding": 0.5, "chat": 0.65, "summarization": 0.7},
+        max_concurrency=8,
+        prior_latency_ms=450.0,
+    ),
 )
 CATALOG_AGENTS = (
     agent_body("chat-bot"),
-    agent_body("code-reviewer", display_name="Code reviewer", task_type="coding",
-               requirements={"coding": 1.0, "chat": 0.2}),
+    agent_body(
+        "code-reviewer",
+        display_name="Code reviewer",
+        task_type="coding",
+        requirements={"coding": 1.0, "chat": 0.2},
+    ),
 )
 
 

@@ -78,11 +78,19 @@ def test_pagination_walks_every_item_once(api, kind):
     assert seen == ids and pages == 3
 
 
-@pytest.mark.parametrize("query,field", [
-    ("?limit=0", "limit"), ("?limit=501", "limit"), ("?limit=ten", "limit"),
-    ("?cursor=not-a-cursor", "cursor"), ("?cursor=eyJ2IjoxLCJhIjoxfQ", "cursor"),
-    ("?status=paused", "status"), ("?colour=red", "colour"), ("?limit=1&limit=2", "limit"),
-])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("?limit=0", "limit"),
+        ("?limit=501", "limit"),
+        ("?limit=ten", "limit"),
+        ("?cursor=not-a-cursor", "cursor"),
+        ("?cursor=eyJ2IjoxLCJhIjoxfQ", "cursor"),
+        ("?status=paused", "status"),
+        ("?colour=red", "colour"),
+        ("?limit=1&limit=2", "limit"),
+    ],
+)
 @pytest.mark.parametrize("kind", KINDS)
 def test_list_query_errors(api, kind, query, field):
     assert_problem(api.get(f"/api/v1/{kind}{query}"), 422, field)
@@ -113,26 +121,31 @@ def test_patch_changes_only_what_is_sent(api, kind, engine_calls):
 def test_patch_merges_the_capability_map(api, kind):
     make, mapping = KINDS[kind]
     api.post(f"/api/v1/{kind}", make("m", **{mapping: {"coding": 0.5, "chat": 0.7}}))
-    patched = api.patch(f"/api/v1/{kind}/m", {mapping: {"coding": 0.9, "chat": None,
-                                                         "sql": 0.4}}).get_json()
+    patched = api.patch(
+        f"/api/v1/{kind}/m", {mapping: {"coding": 0.9, "chat": None, "sql": 0.4}}
+    ).get_json()
     assert patched[mapping] == {"coding": 0.9, "sql": 0.4}
 
 
 def test_patch_result_must_stay_valid(api):
     api.post("/api/v1/agents", agent_body("a", requirements={"chat": 1.0}))
-    body = assert_problem(api.patch("/api/v1/agents/a", {"requirements": {"chat": None}}), 422,
-                          "requirements")
+    body = assert_problem(
+        api.patch("/api/v1/agents/a", {"requirements": {"chat": None}}), 422, "requirements"
+    )
     assert api.get("/api/v1/agents/a").get_json()["requirements"] == {"chat": 1.0}, body
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"id": "other"}, "id"),
-    ({"endpoint": None}, "endpoint"),
-    ({"context_window": 0}, "context_window"),
-    ({"capabilities": {"coding": 2}}, "capabilities.coding"),
-    ({"status": "gone"}, "status"),
-    ({"created_at": "2020-01-01"}, "created_at"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"id": "other"}, "id"),
+        ({"endpoint": None}, "endpoint"),
+        ({"context_window": 0}, "context_window"),
+        ({"capabilities": {"coding": 2}}, "capabilities.coding"),
+        ({"status": "gone"}, "status"),
+        ({"created_at": "2020-01-01"}, "created_at"),
+    ],
+)
 def test_model_patch_errors(api, body, field):
     api.post("/api/v1/models", model_body("m"))
     assert_problem(api.patch("/api/v1/models/m", body), 422, field)
@@ -218,8 +231,11 @@ def test_agent_validation_errors(api, change, field):
 def test_many_errors_are_reported_together(api):
     body = model_body("m", context_window=0, capabilities={"coding": 3}, colour=1)
     problem = assert_problem(api.post("/api/v1/models", body), 422)
-    assert {e["field"] for e in problem["errors"]} == {"context_window", "capabilities.coding",
-                                                       "colour"}
+    assert {e["field"] for e in problem["errors"]} == {
+        "context_window",
+        "capabilities.coding",
+        "colour",
+    }
 
 
 def test_defaults_fill_optional_fields(api):
@@ -227,7 +243,6 @@ def test_defaults_fill_optional_fields(api):
     created = api.post("/api/v1/models", body).get_json()
     assert created["status"] == "active" and created["capabilities"] == {}
     assert created["max_concurrency"] >= 1 and created["cost_per_1k_tokens"] == 0
-    agent = api.post("/api/v1/agents", {"id": "min-agent",
-                                        "requirements": {"chat": 1}}).get_json()
+    agent = api.post("/api/v1/agents", {"id": "min-agent", "requirements": {"chat": 1}}).get_json()
     assert agent["status"] == "active" and agent["min_context"] == 0
     assert agent["max_latency_ms"] is None and agent["task_type"] is None

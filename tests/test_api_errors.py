@@ -10,21 +10,24 @@ from app import create_app
 pytest_plugins = ["api_fixtures"]
 
 
-@pytest.mark.parametrize("data,content_type,status", [
-    ('{"id": "m",', "application/json", 400),
-    ("", "application/json", 400),
-    ("   ", "application/json", 400),
-    ('{"id": NaN}', "application/json", 400),
-    ('{"context_window": Infinity}', "application/json", 400),
-    ('{"id": "a", "id": "b"}', "application/json", 400),
-    (b'{"id": "\xff\xfe"}', "application/json", 400),
-    ("id=m", "application/x-www-form-urlencoded", 415),
-    ('{"id": "m"}', "text/plain", 415),
-    ('{"id": "m"}', None, 415),
-    ("[1, 2]", "application/json", 422),
-    ('"text"', "application/json", 422),
-    ("null", "application/json", 422),
-])
+@pytest.mark.parametrize(
+    "data,content_type,status",
+    [
+        ('{"id": "m",', "application/json", 400),
+        ("", "application/json", 400),
+        ("   ", "application/json", 400),
+        ('{"id": NaN}', "application/json", 400),
+        ('{"context_window": Infinity}', "application/json", 400),
+        ('{"id": "a", "id": "b"}', "application/json", 400),
+        (b'{"id": "\xff\xfe"}', "application/json", 400),
+        ("id=m", "application/x-www-form-urlencoded", 415),
+        ('{"id": "m"}', "text/plain", 415),
+        ('{"id": "m"}', None, 415),
+        ("[1, 2]", "application/json", 422),
+        ('"text"', "application/json", 422),
+        ("null", "application/json", 422),
+    ],
+)
 def test_bad_bodies(api, data, content_type, status):
     headers = {"Content-Type": content_type} if content_type else {}
     response = api.call("POST", "/api/v1/models", data=data, headers=headers)
@@ -39,8 +42,12 @@ def test_body_of_another_type_names_the_body(api):
 def test_json_content_type_with_charset_is_accepted(api):
     import json
 
-    response = api.call("POST", "/api/v1/models", data=json.dumps(model_body()),
-                        headers={"Content-Type": "application/json; charset=utf-8"})
+    response = api.call(
+        "POST",
+        "/api/v1/models",
+        data=json.dumps(model_body()),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert response.status_code == 201
 
 
@@ -53,8 +60,9 @@ def test_body_over_the_limit_is_413(overrides):
         _, key = auth.keyring(app).create("admin", "t")
         body = model_body(display_name="x" * 100, capabilities={f"c{n}": 0.5 for n in range(60)})
         body["padding"] = "y" * 4000
-        response = app.test_client().post("/api/v1/models", json=body,
-                                          headers={"Authorization": f"Bearer {key}"})
+        response = app.test_client().post(
+            "/api/v1/models", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
         assert_problem(response, 413)
     finally:
         app.extensions["router"].stop()

@@ -6,8 +6,20 @@ from __future__ import annotations
 from flask import Flask
 
 BLUEPRINTS = (
-    "models", "agents", "scores", "assignments", "route", "decisions", "outcomes", "analytics",
-    "load", "alerts", "system", "keys", "metrics", "openapi",
+    "models",
+    "agents",
+    "scores",
+    "assignments",
+    "route",
+    "decisions",
+    "outcomes",
+    "analytics",
+    "load",
+    "alerts",
+    "system",
+    "keys",
+    "metrics",
+    "openapi",
 )
 
 

@@ -16,11 +16,16 @@ bp = Blueprint("assignments", __name__)
 
 
 @bp.post("/api/v1/assignments/auto")
-@operation("admin", "Assign every agent a model (Hungarian or greedy)", body=AutoAssignIn,
-           response=AutoAssignOut, errors=(503,),
-           description="Scores all agents against all models, solves the assignment with model "
-                       "capacity slots and compares with the greedy baseline. With dry_run the "
-                       "result is returned and nothing is activated.")
+@operation(
+    "admin",
+    "Assign every agent a model (Hungarian or greedy)",
+    body=AutoAssignIn,
+    response=AutoAssignOut,
+    errors=(503,),
+    description="Scores all agents against all models, solves the assignment with model "
+    "capacity slots and compares with the greedy baseline. With dry_run the "
+    "result is returned and nothing is activated.",
+)
 def auto_assign(body: AutoAssignIn):
     result = engine().auto_assign(body.method, body.dry_run)
     if not body.dry_run:
@@ -29,18 +34,29 @@ def auto_assign(body: AutoAssignIn):
 
 
 @bp.get("/api/v1/assignments")
-@operation("reader", "List the active assignments", query=PageQuery,
-           response=Page[AssignmentOut], description="Sorted by agent id.")
+@operation(
+    "reader",
+    "List the active assignments",
+    query=PageQuery,
+    response=Page[AssignmentOut],
+    description="Sorted by agent id.",
+)
 def list_assignments(query: PageQuery):
     return page_of(store.get_active_assignments(db()), "agent_id", query.limit, query.cursor)
 
 
 @bp.put("/api/v1/assignments/<agent_id>")
-@operation("admin", "Pin an agent to a model", body=PinIn, response=AssignmentOut,
-           errors=(409,), path_params={"agent_id": ID_PARAM_SCHEMA},
-           description="A manual assignment, active at once; the next auto-assign run keeps it "
-                       "unless the agent or the model is disabled. 409 when the model cannot "
-                       "serve the agent.")
+@operation(
+    "admin",
+    "Pin an agent to a model",
+    body=PinIn,
+    response=AssignmentOut,
+    errors=(409,),
+    path_params={"agent_id": ID_PARAM_SCHEMA},
+    description="A manual assignment, active at once; the next auto-assign run keeps it "
+    "unless the agent or the model is disabled. 409 when the model cannot "
+    "serve the agent.",
+)
 def pin(agent_id: str, body: PinIn):
     require_id("agent", agent_id)
     result = engine().pin(agent_id, body.model_id)

@@ -109,8 +109,9 @@ class Principal:
 class KeyRing:
     """Creates, verifies (with a short cache), lists and revokes API keys of one database."""
 
-    def __init__(self, db, ttl_s: float = KEY_CACHE_TTL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, db, ttl_s: float = KEY_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.db = db
         self.ttl_s = ttl_s
         self.clock = clock
@@ -215,9 +216,12 @@ def authenticate() -> Principal:
         raise Unauthorized("send an API key: Authorization: Bearer <key>", headers=dict(_CHALLENGE))
     principal = keyring().verify(token)
     if principal is None:
-        raise Unauthorized("the API key is not valid or has been revoked",
-                           headers={"WWW-Authenticate": _CHALLENGE["WWW-Authenticate"]
-                                    + ', error="invalid_token"'})
+        raise Unauthorized(
+            "the API key is not valid or has been revoked",
+            headers={
+                "WWW-Authenticate": _CHALLENGE["WWW-Authenticate"] + ', error="invalid_token"'
+            },
+        )
     return principal
 
 

@@ -32,8 +32,9 @@ def require_id(kind: str, value: str) -> None:
 
 def merge_patch(current: dict, patch: dict, mapping_field: str) -> dict:
     """RFC 7396 merge of `patch` into `current`; inside `mapping_field` a null removes a key."""
-    merged = {key: value for key, value in current.items()
-              if key not in ("created_at", "updated_at")}
+    merged = {
+        key: value for key, value in current.items() if key not in ("created_at", "updated_at")
+    }
     for key, value in patch.items():
         if key == mapping_field:
             inner = dict(current.get(mapping_field) or {})
@@ -74,8 +75,12 @@ class Resource:
 
     def list(self, query) -> dict:
         status = getattr(query, "status", None)
-        return page(lambda after, n: self.list_fn(db(), after=after, limit=n, status=status),
-                    "id", query.limit, query.cursor)
+        return page(
+            lambda after, n: self.list_fn(db(), after=after, limit=n, status=status),
+            "id",
+            query.limit,
+            query.cursor,
+        )
 
     def get(self, item_id: str) -> dict:
         require_id(self.kind, item_id)

@@ -39,6 +39,7 @@ def read_catalog(path: str | Path) -> CatalogFile:
 
 def import_catalog(db, catalog: CatalogFile) -> dict:
     """Create or replace every model and agent of `catalog` in one transaction."""
+
     def work(conn):
         for model in catalog.models:
             store.upsert_model(db, model.model_dump(), conn=conn)

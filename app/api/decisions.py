@@ -14,8 +14,13 @@ from app.problems import NotFound
 
 bp = Blueprint("decisions", __name__)
 
-DECISION_PARAM = {"decision_id": {"type": "string", "pattern": UUID_PATTERN,
-                                  "description": "A decision id (UUIDv7) returned by /route."}}
+DECISION_PARAM = {
+    "decision_id": {
+        "type": "string",
+        "pattern": UUID_PATTERN,
+        "description": "A decision id (UUIDv7) returned by /route.",
+    }
+}
 _DECISION_ID = re.compile(UUID_PATTERN)
 
 
@@ -26,8 +31,13 @@ def require_decision_id(decision_id: str) -> None:
 
 
 @bp.get("/api/v1/decisions/<decision_id>")
-@operation("reader", "Read one decision and its outcome", response=DecisionOut, errors=(404,),
-           path_params=DECISION_PARAM)
+@operation(
+    "reader",
+    "Read one decision and its outcome",
+    response=DecisionOut,
+    errors=(404,),
+    path_params=DECISION_PARAM,
+)
 def get_decision(decision_id: str):
     require_decision_id(decision_id)
     decision = store.get_decision(db(), decision_id)

@@ -35,15 +35,31 @@ class ApiMetrics:
 
     def __init__(self, app: Flask) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(f"{PREFIX}_http_requests", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram(f"{PREFIX}_http_request_duration_seconds",
-                                 "HTTP request latency by route", ["method", "route"],
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.decisions = Counter(f"{PREFIX}_route_decisions", "Route decisions by model and "
-                                 "strategy", ["model_id", "strategy"], registry=self.registry)
-        self.cache = Counter(f"{PREFIX}_route_cache_lookups", "Ranking cache lookups of route "
-                             "decisions", ["result"], registry=self.registry)
+        self.requests = Counter(
+            f"{PREFIX}_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            f"{PREFIX}_route_decisions",
+            "Route decisions by model and strategy",
+            ["model_id", "strategy"],
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            f"{PREFIX}_route_cache_lookups",
+            "Ranking cache lookups of route decisions",
+            ["result"],
+            registry=self.registry,
+        )
         self.registry.register(ScrapeCollector(app, self))
 
 
@@ -58,10 +74,12 @@ class ScrapeCollector:
         return []  # the metric names depend on the figures; nothing to check at registration
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        errors = GaugeMetricFamily(f"{PREFIX}_scrape_error", "1 when a section of /metrics could "
-                                   "not be read at this scrape", labels=["section"])
-        for section, produce in (("db", self._db), ("load", self._load),
-                                 ("alerts", self._alerts)):
+        errors = GaugeMetricFamily(
+            f"{PREFIX}_scrape_error",
+            "1 when a section of /metrics could not be read at this scrape",
+            labels=["section"],
+        )
+        for section, produce in (("db", self._db), ("load", self._load), ("alerts", self._alerts)):
             try:
                 yield from list(produce())
                 errors.add_metric([section], 0)
@@ -83,22 +101,27 @@ class ScrapeCollector:
     def _load(self):
         engine = self._engine()
         families = {
-            "in_flight": GaugeMetricFamily(f"{PREFIX}_model_in_flight",
-                                           "Requests in flight per model", labels=["model_id"]),
-            "capacity": GaugeMetricFamily(f"{PREFIX}_model_capacity",
-                                          "Concurrent requests a model takes", labels=["model_id"]),
-            "utilization": GaugeMetricFamily(f"{PREFIX}_model_utilization",
-                                             "In flight / capacity", labels=["model_id"]),
-            "ewma_latency_ms": GaugeMetricFamily(f"{PREFIX}_model_ewma_latency_ms",
-                                                 "EWMA latency per model", labels=["model_id"]),
+            "in_flight": GaugeMetricFamily(
+                f"{PREFIX}_model_in_flight", "Requests in flight per model", labels=["model_id"]
+            ),
+            "capacity": GaugeMetricFamily(
+                f"{PREFIX}_model_capacity", "Concurrent requests a model takes", labels=["model_id"]
+            ),
+            "utilization": GaugeMetricFamily(
+                f"{PREFIX}_model_utilization", "In flight / capacity", labels=["model_id"]
+            ),
+            "ewma_latency_ms": GaugeMetricFamily(
+                f"{PREFIX}_model_ewma_latency_ms", "EWMA latency per model", labels=["model_id"]
+            ),
         }
         for row in engine.load():
             for key, family in families.items():
                 value = _number(row.get(key))
                 if value is not None:
                     family.add_metric([str(row["model_id"])], value)
-        cooling = GaugeMetricFamily(f"{PREFIX}_model_cooldown", "1 while a model cools down",
-                                    labels=["model_id"])
+        cooling = GaugeMetricFamily(
+            f"{PREFIX}_model_cooldown", "1 while a model cools down", labels=["model_id"]
+        )
         for row in engine.cooldowns():
             cooling.add_metric([str(row["model_id"])], 1)
         yield from families.values()
@@ -107,8 +130,9 @@ class ScrapeCollector:
     def _alerts(self):
         from app.db import store
 
-        gauge = GaugeMetricFamily(f"{PREFIX}_open_alerts", "Open or acknowledged alerts",
-                                  labels=["severity"])
+        gauge = GaugeMetricFamily(
+            f"{PREFIX}_open_alerts", "Open or acknowledged alerts", labels=["severity"]
+        )
         counts = {"info": 0, "warning": 0, "critical": 0}
         for severity, count in store.count_open_alerts(self.app.extensions["router"].db).items():
             counts[str(severity)] = count
@@ -125,9 +149,11 @@ class ScrapeCollector:
                         hits = sample.value
                     else:
                         misses += sample.value
-        gauge = GaugeMetricFamily(f"{PREFIX}_route_cache_hit_ratio",
-                                  "Share of route decisions served from the ranking cache "
-                                  "since start (NaN before the first)")
+        gauge = GaugeMetricFamily(
+            f"{PREFIX}_route_cache_hit_ratio",
+            "Share of route decisions served from the ranking cache "
+            "since start (NaN before the first)",
+        )
         gauge.add_metric([], hits / (hits + misses) if hits + misses else float("nan"))
         return gauge
 
@@ -187,8 +213,12 @@ def install(app: Flask) -> None:
 
 
 @bp.get("/metrics")
-@operation("viewer", "Prometheus metrics", response="text/plain",
-           description="Prometheus text exposition format; needs a viewer (or admin) key: "
-                       "scrape with `authorization: {credentials: <key>}`.")
+@operation(
+    "viewer",
+    "Prometheus metrics",
+    response="text/plain",
+    description="Prometheus text exposition format; needs a viewer (or admin) key: "
+    "scrape with `authorization: {credentials: <key>}`.",
+)
 def metrics_text():
     return Response(generate_latest(_metrics().registry), mimetype=CONTENT_TYPE_LATEST)

@@ -26,10 +26,18 @@ bp = Blueprint("openapi", __name__)
 PROBLEM_TYPE = "application/problem+json"
 _ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 302: "Redirect", 400: "Malformed request",
-    401: "No key, or a key that is not valid", 403: "The key's role may not do this",
-    404: "Not found", 409: "Conflict with the current state", 413: "Body too large",
-    415: "Body is not application/json", 422: "Validation failed (see errors[])",
+    200: "OK",
+    201: "Created",
+    204: "No content",
+    302: "Redirect",
+    400: "Malformed request",
+    401: "No key, or a key that is not valid",
+    403: "The key's role may not do this",
+    404: "Not found",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    415: "Body is not application/json",
+    422: "Validation failed (see errors[])",
     503: "Unavailable; retry after Retry-After seconds",
 }
 # Views of other modules, described here: (summary, response description).
@@ -47,8 +55,11 @@ def path_of(rule: Rule) -> str:
 
 def described_rules(app: Flask) -> list[Rule]:
     """Rules the description covers: everything but static files."""
-    return [rule for rule in app.url_map.iter_rules()
-            if rule.endpoint not in _SKIPPED_ENDPOINTS and not rule.endpoint.endswith(".static")]
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in _SKIPPED_ENDPOINTS and not rule.endpoint.endswith(".static")
+    ]
 
 
 def _operation(rule: Rule, method: str, spec: Operation, schemas: _Schemas) -> dict:
@@ -61,8 +72,9 @@ def _operation(rule: Rule, method: str, spec: Operation, schemas: _Schemas) -> d
     }
     description = spec.description
     if roles is not None:
-        description = (description + "\n\n" if description else "") + \
-            f"Roles: {', '.join(sorted(roles))}."
+        description = (
+            description + "\n\n" if description else ""
+        ) + f"Roles: {', '.join(sorted(roles))}."
     else:
         item["security"] = []
     if description:
@@ -71,8 +83,10 @@ def _operation(rule: Rule, method: str, spec: Operation, schemas: _Schemas) -> d
     if parameters:
         item["parameters"] = parameters
     if spec.body is not None:
-        item["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": schemas.ref(spec.body, "validation")}}}
+        item["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.ref(spec.body, "validation")}},
+        }
     item["responses"] = _responses(rule, spec, schemas)
     return item
 
@@ -82,15 +96,21 @@ def _responses(rule: Rule, spec: Operation, schemas: _Schemas) -> dict:
     if spec.response is None:
         responses[str(spec.status)] = {"description": _STATUS_TEXT.get(spec.status, "OK")}
     elif isinstance(spec.response, str):
-        responses[str(spec.status)] = {"description": _STATUS_TEXT.get(spec.status, "OK"),
-                                       "content": {spec.response: {"schema": {
-                                           "type": "object" if spec.response.endswith("json")
-                                           else "string"}}}}
+        responses[str(spec.status)] = {
+            "description": _STATUS_TEXT.get(spec.status, "OK"),
+            "content": {
+                spec.response: {
+                    "schema": {"type": "object" if spec.response.endswith("json") else "string"}
+                }
+            },
+        }
     else:
         responses[str(spec.status)] = {
             "description": _STATUS_TEXT.get(spec.status, "OK"),
-            "content": {"application/json": {"schema": schemas.ref(spec.response,
-                                                                   "serialization")}}}
+            "content": {
+                "application/json": {"schema": schemas.ref(spec.response, "serialization")}
+            },
+        }
     codes = set(spec.errors) | {422}  # unknown query parameters are refused on every operation
     if auth.ACCESS[spec.access] is not None:
         codes |= {401, 403}
@@ -100,16 +120,21 @@ def _responses(rule: Rule, spec: Operation, schemas: _Schemas) -> dict:
         codes.add(404)
     problem = schemas.ref(Problem, "serialization")
     for code in sorted(codes):
-        responses[str(code)] = {"description": _STATUS_TEXT.get(code, "Error"),
-                                "content": {PROBLEM_TYPE: {"schema": problem}}}
+        responses[str(code)] = {
+            "description": _STATUS_TEXT.get(code, "Error"),
+            "content": {PROBLEM_TYPE: {"schema": problem}},
+        }
     return responses
 
 
 def _path_parameters(rule: Rule, spec: Operation) -> list[dict]:
     params = []
     for name in _ARG.findall(rule.rule):
-        schema = spec.path_params.get(name) or {"type": "string", "pattern": ID_PATTERN,
-                                                "maxLength": 128}
+        schema = spec.path_params.get(name) or {
+            "type": "string",
+            "pattern": ID_PATTERN,
+            "maxLength": 128,
+        }
         params.append({"name": name, "in": "path", "required": True, "schema": dict(schema)})
     return params
 
@@ -118,23 +143,34 @@ def _undeclared(app: Flask, rule: Rule, method: str) -> dict:
     """Probes from the table above; dashboard views as HTML behind the session login."""
     if rule.endpoint in _EXTERNAL:
         summary, codes = _EXTERNAL[rule.endpoint]
-        return {"operationId": rule.endpoint.replace(".", "_"), "summary": summary,
-                "tags": ["health"], "security": [], "x-access": "open",
-                "responses": {str(code): {"description": text,
-                                          "content": {"application/json": {"schema": {
-                                              "type": "object"}}}}
-                              for code, text in codes.items()}}
+        return {
+            "operationId": rule.endpoint.replace(".", "_"),
+            "summary": summary,
+            "tags": ["health"],
+            "security": [],
+            "x-access": "open",
+            "responses": {
+                str(code): {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+                for code, text in codes.items()
+            },
+        }
     view = app.view_functions[rule.endpoint]
     doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
     item: dict[str, Any] = {
         "operationId": f"{rule.endpoint.replace('.', '_')}_{method.lower()}",
-        "summary": doc, "tags": [rule.endpoint.split(".", 1)[0]],
+        "summary": doc,
+        "tags": [rule.endpoint.split(".", 1)[0]],
         "x-access": auth.access_of(app, rule.endpoint) or "admin",
-        "security": [], "responses": {"200": {"description": "OK"},
-                                      "302": {"description": "To the login page"}},
+        "security": [],
+        "responses": {"200": {"description": "OK"}, "302": {"description": "To the login page"}},
     }
-    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-              for name in _ARG.findall(rule.rule)]
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _ARG.findall(rule.rule)
+    ]
     if params:
         item["parameters"] = params
     return item
@@ -151,7 +187,7 @@ class _Schemas:
     def ref(self, model: type, mode: str) -> dict:
         if (model, mode) not in self._wanted:
             self._wanted.append((model, mode))
-        return {"$ref": f"__pending__{len(self._wanted) - 1}"}
+        return {"$ref": f"__pending__{self._wanted.index((model, mode))}"}
 
     def query_parameters(self, model: type) -> list[dict]:
         if model is NoQuery:
@@ -162,8 +198,9 @@ class _Schemas:
         for name, prop in schema.get("properties", {}).items():
             prop = _without_null(prop)
             prop.pop("title", None)
-            params.append({"name": name, "in": "query", "required": name in required,
-                           "schema": prop})
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
         return params
 
     def definitions(self) -> dict:
@@ -173,6 +210,7 @@ class _Schemas:
 
     def resolve(self, spec: dict) -> dict:
         """Replace the placeholders of `ref` (known only once all models are collected)."""
+
         def walk(node):
             if isinstance(node, dict):
                 ref = node.get("$ref")
@@ -211,7 +249,7 @@ def _openapi_schema(node):
     node = {key: _openapi_schema(value) for key, value in node.items()}
     patterns = node.pop("patternProperties", None)
     if patterns and len(patterns) == 1:
-        (pattern, value), = patterns.items()
+        ((pattern, value),) = patterns.items()
         names = dict(node.get("propertyNames", {}))
         names["pattern"] = pattern
         node["propertyNames"] = names
@@ -237,24 +275,37 @@ def document(app: Flask) -> dict:
         for rule in sorted(described_rules(app), key=lambda r: r.rule):
             spec = operation_of(app.view_functions[rule.endpoint])
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                item = (_operation(rule, method, spec, schemas) if spec is not None
-                        else _undeclared(app, rule, method))
+                item = (
+                    _operation(rule, method, spec, schemas)
+                    if spec is not None
+                    else _undeclared(app, rule, method)
+                )
                 paths.setdefault(path_of(rule), {})[method.lower()] = item
-        cached = app.extensions["openapi"] = schemas.resolve({
-            "openapi": "3.1.0",
-            "info": {"title": "Model Router API", "version": _version(),
-                     "description": "Decides which LLM model serves each request of each "
-                                    "agent. Authenticate with `Authorization: Bearer <api "
-                                    "key>`; roles: admin, router, viewer."},
-            "servers": [{"url": "/"}],
-            "security": [{"bearer": []}],
-            "paths": paths,
-            "components": {
-                "schemas": schemas.definitions(),
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                               "description": "mr_<key id>_<secret>"}},
-            },
-        })
+        cached = app.extensions["openapi"] = schemas.resolve(
+            {
+                "openapi": "3.1.0",
+                "info": {
+                    "title": "Model Router API",
+                    "version": _version(),
+                    "description": "Decides which LLM model serves each request of each "
+                    "agent. Authenticate with `Authorization: Bearer <api "
+                    "key>`; roles: admin, router, viewer.",
+                },
+                "servers": [{"url": "/"}],
+                "security": [{"bearer": []}],
+                "paths": paths,
+                "components": {
+                    "schemas": schemas.definitions(),
+                    "securitySchemes": {
+                        "bearer": {
+                            "type": "http",
+                            "scheme": "bearer",
+                            "description": "mr_<key id>_<secret>",
+                        }
+                    },
+                },
+            }
+        )
     return cached
 
 

@@ -39,12 +39,29 @@ class Operation:
     path_params: dict[str, dict] = field(default_factory=dict)  # name -> JSON schema
 
 
-def operation(access: str, summary: str, *, body: type[BaseModel] | None = None,
-              query: type[BaseModel] = NoQuery, response: Any = None, status: int = 200,
-              errors: tuple[int, ...] = (), description: str = "",
-              path_params: dict[str, dict] | None = None) -> Callable:
-    spec = Operation(access, summary, body, query, response, status, tuple(errors),
-                     description, dict(path_params or {}))
+def operation(
+    access: str,
+    summary: str,
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] = NoQuery,
+    response: Any = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    description: str = "",
+    path_params: dict[str, dict] | None = None,
+) -> Callable:
+    spec = Operation(
+        access,
+        summary,
+        body,
+        query,
+        response,
+        status,
+        tuple(errors),
+        description,
+        dict(path_params or {}),
+    )
 
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)

@@ -34,13 +34,20 @@ def decode_cursor(cursor: str | None, kind: type = str) -> Any:
         if data.get("v") != _VERSION or type(after) is not kind:
             raise ValueError
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("the cursor is not valid", field_errors=[
-            {"field": "cursor", "reason": "not a cursor returned by this API"}]) from None
+        raise InvalidInput(
+            "the cursor is not valid",
+            field_errors=[{"field": "cursor", "reason": "not a cursor returned by this API"}],
+        ) from None
     return after
 
 
-def page(fetch: Callable[[Any, int], list[Mapping]], key: str, limit: int,
-         cursor: str | None, kind: type = str) -> dict:
+def page(
+    fetch: Callable[[Any, int], list[Mapping]],
+    key: str,
+    limit: int,
+    cursor: str | None,
+    kind: type = str,
+) -> dict:
     """One page from `fetch(after, n)`, which returns up to n rows sorted by `key` after `after`.
 
     One extra row is fetched to know whether another page exists.
@@ -51,15 +58,23 @@ def page(fetch: Callable[[Any, int], list[Mapping]], key: str, limit: int,
     return {"items": rows, "next_cursor": encode_cursor(rows[-1][key]) if more and rows else None}
 
 
-def page_of(rows: Iterable[Mapping], key: str, limit: int, cursor: str | None,
-            newest_first: bool = False, kind: type = str) -> dict:
+def page_of(
+    rows: Iterable[Mapping],
+    key: str,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = False,
+    kind: type = str,
+) -> dict:
     """`page` over rows already in memory (short lists), sorted by `key` (descending when
     `newest_first`)."""
     ordered = sorted(rows, key=lambda row: row[key], reverse=newest_first)
     if newest_first:
+
         def fetch(after, n):
             return [row for row in ordered if after is None or row[key] < after][:n]
     else:
+
         def fetch(after, n):
             return [row for row in ordered if after is None or row[key] > after][:n]
 

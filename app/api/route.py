@@ -13,11 +13,17 @@ bp = Blueprint("route", __name__)
 
 
 @bp.post("/api/v1/route")
-@operation("router", "Route one request", body=RouteIn, response=RouteOut, errors=(404, 503),
-           description="Picks a model for the agent's request with the given strategy (default: "
-                       "the routing.default_strategy setting) and returns fallbacks in order. "
-                       "404 for an unknown or disabled agent; 503 with Retry-After when no model "
-                       "is available.")
+@operation(
+    "router",
+    "Route one request",
+    body=RouteIn,
+    response=RouteOut,
+    errors=(404, 503),
+    description="Picks a model for the agent's request with the given strategy (default: "
+    "the routing.default_strategy setting) and returns fallbacks in order. "
+    "404 for an unknown or disabled agent; 503 with Retry-After when no model "
+    "is available.",
+)
 def route(body: RouteIn):
     decision = engine().route(body.agent_id, body.task_type, body.prompt_tokens, body.strategy)
     metrics.count_decision(decision)

@@ -76,8 +76,9 @@ class ModelIn(Strict):
     display_name: Text | None = None
     provider: Text | None = None
     endpoint: Endpoint
-    capabilities: dict[CapabilityName, Score] = Field(default_factory=dict,
-                                                      max_length=MAX_CAPABILITIES)
+    capabilities: dict[CapabilityName, Score] = Field(
+        default_factory=dict, max_length=MAX_CAPABILITIES
+    )
     context_window: int = Field(ge=1, le=100_000_000)
     max_concurrency: int = Field(default=4, ge=1, le=100_000)
     cost_per_1k_tokens: Cost = 0.0
@@ -92,8 +93,9 @@ class ModelPatch(Strict):
     display_name: Text | None = None
     provider: Text | None = None
     endpoint: Endpoint = None
-    capabilities: dict[CapabilityName, Score | None] = Field(default=None,
-                                                             max_length=MAX_CAPABILITIES)
+    capabilities: dict[CapabilityName, Score | None] = Field(
+        default=None, max_length=MAX_CAPABILITIES
+    )
     context_window: int = Field(default=None, ge=1, le=100_000_000)
     max_concurrency: int = Field(default=None, ge=1, le=100_000)
     cost_per_1k_tokens: Cost = None
@@ -132,8 +134,9 @@ class AgentPatch(Strict):
 
     display_name: Text | None = None
     task_type: Id | None = None
-    requirements: dict[CapabilityName, Weight | None] = Field(default=None,
-                                                              max_length=MAX_CAPABILITIES)
+    requirements: dict[CapabilityName, Weight | None] = Field(
+        default=None, max_length=MAX_CAPABILITIES
+    )
     min_context: int = Field(default=None, ge=0, le=100_000_000)
     max_latency_ms: PositiveLatencyMs | None = None
     max_cost_per_1k: Cost | None = None

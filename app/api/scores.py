@@ -12,9 +12,13 @@ bp = Blueprint("scores", __name__)
 
 
 @bp.get("/api/v1/scores")
-@operation("reader", "Capability score matrix", response=ScoresOut,
-           description="scores[i][j] is how well models[j] meets agents[i]'s requirements (0..1; "
-                       "null when infeasible); feasible[i][j] is false when a hard constraint "
-                       "(context, latency, cost) rules the pair out.")
+@operation(
+    "reader",
+    "Capability score matrix",
+    response=ScoresOut,
+    description="scores[i][j] is how well models[j] meets agents[i]'s requirements (0..1; "
+    "null when infeasible); feasible[i][j] is false when a hard constraint "
+    "(context, latency, cost) rules the pair out.",
+)
 def scores():
     return engine().scores()

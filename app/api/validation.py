@@ -29,6 +29,7 @@ def _reject_constant(name: str):
 
 def parse_json(raw: bytes | str):
     """Strict JSON: NaN, Infinity and duplicate keys are errors, not silently accepted."""
+
     def no_duplicates(pairs):
         seen = {}
         for key, value in pairs:
@@ -72,8 +73,10 @@ def parse_query(model: type[M]) -> M:
     args = request.args
     duplicated = [name for name in args if len(args.getlist(name)) > 1]
     if duplicated:
-        raise InvalidInput("a query parameter was given more than once", field_errors=[
-            {"field": name, "reason": "given more than once"} for name in duplicated])
+        raise InvalidInput(
+            "a query parameter was given more than once",
+            field_errors=[{"field": name, "reason": "given more than once"} for name in duplicated],
+        )
     return validate(model, args.to_dict())
 
 
