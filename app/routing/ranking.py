@@ -15,15 +15,11 @@ forgetting the agent's other needs. Any other task type ranks like the agent's o
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-
-import numpy as np
+from collections.abc import Collection
 
 from app.cache import bucket_min_tokens
 from app.routing.catalog import AgentView, Catalog, ModelView
-from app.scoring import ScoreInputs, score_matrix
-
-_NAN = float("nan")
+from app.scoring import build_inputs, score_matrix
 
 
 class Candidate:
@@ -64,28 +60,30 @@ class Ranking:
         self.by_model = {c.model_id: c for c in candidates}
 
 
-class _ModelArrays:
-    """Model-side scorer inputs of one catalog snapshot, built once per version."""
+class _ModelRows:
+    """The catalog's models as the scorer's API-shaped rows, built once per catalog version."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.version = catalog.version
         self.models: list[ModelView] = list(catalog.models.values())
-        self.capabilities = sorted({c for m in self.models for c in m.capabilities})
-        col = {c: i for i, c in enumerate(self.capabilities)}
-        scores = np.zeros((len(self.models), len(self.capabilities)))
-        for i, m in enumerate(self.models):
-            for cap, s in m.capabilities.items():
-                scores[i, col[cap]] = s
-        self.column = col
-        self.model_scores = scores
-        self.context_window = np.array([m.context_window for m in self.models], dtype=float)
-        self.cost = np.array([m.cost for m in self.models], dtype=float)
-        self.prior_latency = np.array([m.prior_latency_ms for m in self.models], dtype=float)
-        self.active = np.array([m.active for m in self.models], dtype=bool)
-        self.capacity = np.array([m.capacity for m in self.models], dtype=float)
+        self.rows = [
+            {
+                "id": m.id,
+                "capabilities": dict(m.capabilities),
+                "context_window": m.context_window,
+                "max_concurrency": m.capacity,
+                "cost_per_1k_tokens": m.cost,
+                "prior_latency_ms": m.prior_latency_ms,
+                "status": m.status,
+            }
+            for m in self.models
+        ]
+        self.capabilities = frozenset(c for m in self.models for c in m.capabilities)
 
 
-def requirements_for(agent: AgentView, task_type: str | None, known: Mapping[str, int]) -> dict:
+def requirements_for(
+    agent: AgentView, task_type: str | None, known: Collection[str]
+) -> dict[str, float]:
     """The agent's requirement weights, with the request's task type emphasised (module doc)."""
     weights = dict(agent.requirements)
     if task_type is not None and task_type != agent.task_type and task_type in known:
@@ -94,64 +92,49 @@ def requirements_for(agent: AgentView, task_type: str | None, known: Mapping[str
 
 
 class Ranker:
-    """Computes rankings; keeps the model arrays of the latest catalog version."""
+    """Computes rankings with app.scoring; keeps the model rows of the latest catalog version."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._arrays: _ModelArrays | None = None
+        self._models: _ModelRows | None = None
 
-    def _model_arrays(self, catalog: Catalog) -> _ModelArrays:
-        arrays = self._arrays
-        if arrays is None or arrays.version != catalog.version:
+    def _model_rows(self, catalog: Catalog) -> _ModelRows:
+        rows = self._models
+        if rows is None or rows.version != catalog.version:
             with self._lock:
-                arrays = self._arrays
-                if arrays is None or arrays.version != catalog.version:
-                    arrays = self._arrays = _ModelArrays(catalog)
-        return arrays
+                rows = self._models
+                if rows is None or rows.version != catalog.version:
+                    rows = self._models = _ModelRows(catalog)
+        return rows
 
     def rank(
         self, catalog: Catalog, agent: AgentView, task_type: str | None, bucket: int
     ) -> Ranking:
-        """Feasible models for the agent whose context can hold a prompt of this size bucket."""
-        arrays = self._model_arrays(catalog)
-        if not arrays.models:
+        """Feasible models for the agent whose context can hold a prompt of this size bucket.
+
+        Feasibility and scores are the scorer's (hard constraints: active, context, cost,
+        latency), without health data; the bucket's smallest prompt raises the agent's
+        min_context, and the exact prompt size is checked per request.
+        """
+        models = self._model_rows(catalog)
+        if not models.models:
             return Ranking(catalog.version, ())
-        weights = requirements_for(agent, task_type, arrays.column)
-        extra = sorted(set(weights) - set(arrays.column))  # required, but no model declares it
-        capabilities = arrays.capabilities + extra
-        model_scores = arrays.model_scores
-        if extra:
-            model_scores = np.hstack([model_scores, np.zeros((len(arrays.models), len(extra)))])
-        n = len(arrays.models)
-        inputs = ScoreInputs(
-            agent_ids=[agent.id],
-            model_ids=[m.id for m in arrays.models],
-            capabilities=capabilities,
-            weights=np.array([[float(weights.get(c, 0.0)) for c in capabilities]]),
-            model_scores=model_scores,
-            min_context=np.array([float(max(agent.min_context, bucket_min_tokens(bucket)))]),
-            max_latency_ms=np.array([_limit(agent.max_latency_ms)]),
-            max_cost_per_1k=np.array([_limit(agent.max_cost_per_1k)]),
-            context_window=arrays.context_window,
-            cost_per_1k=arrays.cost,
-            prior_latency_ms=arrays.prior_latency,
-            active=arrays.active,
-            success_rate=np.full(n, _NAN),
-            observed_latency_ms=np.full(n, _NAN),
-            capacity=arrays.capacity,
-            priority=np.array([float(agent.priority)]),
-        )
-        matrix = score_matrix(inputs)
-        scores, feasible = matrix.scores[0], matrix.feasible[0]
+        agent_row = {
+            "id": agent.id,
+            "requirements": requirements_for(agent, task_type, models.capabilities),
+            "min_context": max(agent.min_context, bucket_min_tokens(bucket)),
+            "max_latency_ms": agent.max_latency_ms,
+            "max_cost_per_1k": agent.max_cost_per_1k,
+            "priority": agent.priority,
+            "status": "active",
+        }
+        matrix = score_matrix(build_inputs(models.rows, [agent_row]))
+        scores, feasible = matrix.scores[0].tolist(), matrix.feasible[0].tolist()
         order = sorted(
-            (i for i in range(n) if feasible[i]),
-            key=lambda i: (-scores[i], arrays.models[i].cost, arrays.models[i].id),
+            (i for i, ok in enumerate(feasible) if ok),
+            key=lambda i: (-scores[i], models.models[i].cost, models.models[i].id),
         )
         candidates = tuple(
-            Candidate(arrays.models[i], float(scores[i]), rank) for rank, i in enumerate(order)
+            Candidate(models.models[i], scores[i], rank) for rank, i in enumerate(order)
         )
         return Ranking(catalog.version, candidates)
-
-
-def _limit(value: float | None) -> float:
-    return _NAN if value is None else float(value)
