@@ -135,6 +135,18 @@ class LoadTracker:
                 out.append(Expired(decision_id, model_id, now - started))
         return out
 
+    def open_older_than(self, age_s: float, limit: int = 500) -> list[tuple[str, str]]:
+        """(decision_id, model_id) of up to `limit` requests open for at least `age_s`, oldest
+        first: candidates for reconciling outcomes that reached another host."""
+        deadline = self._clock() - age_s
+        out: list[tuple[str, str]] = []
+        with self._lock:
+            for decision_id, (model_id, started) in self._open.items():
+                if started > deadline or len(out) >= limit:
+                    break
+                out.append((decision_id, model_id))
+        return out
+
     def _release(self, model_id: str) -> None:
         n = self._counts[model_id] - 1
         # The entry existed, so n >= 0 always; keep zero entries so readers see 0, not a gap.

@@ -125,6 +125,18 @@ def test_expire_removes_old_entries_counts_them_and_ignores_late_outcomes():
     assert load.inflight("a") == 0
 
 
+def test_open_older_than_lists_the_oldest_first():
+    clock = FakeClock()
+    load = LoadTracker(300, clock=clock)
+    for i in range(5):
+        load.start(f"d{i}", "m")
+        clock.advance(1)
+    load.finish("d1", True, 10)
+    assert load.open_older_than(3) == [("d0", "m"), ("d2", "m")]
+    assert load.open_older_than(3, limit=1) == [("d0", "m")]
+    assert load.open_older_than(10) == []
+
+
 def test_ewma_latency_and_failure_penalty():
     clock = FakeClock()
     load = LoadTracker(

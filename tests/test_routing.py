@@ -539,3 +539,56 @@ def test_uuid7_time_and_monotonic_across_threads():
     everything = [v for ids in per_thread for v in ids]
     assert len(set(everything)) == len(everything)
     assert all(ids == sorted(ids) for ids in per_thread)
+
+
+# -- several hosts behind a load balancer ---------------------------------------------------------
+
+
+def test_outcome_posted_to_another_host_is_reconciled_by_the_deciding_host():
+    clock = FakeClock()
+    catalog = Catalog.build([model("a", 0.9, capacity=4), model("b", 0.5)], [AGENT])
+    database: dict[str, tuple[bool, float]] = {}  # INFERENCE_METRICS: one outcome per decision
+
+    def host(seed):
+        load = LoadTracker(300, clock=clock)
+        cache = RankingCache(60, 100, clock=clock)
+        return Router(
+            lambda: catalog,
+            load,
+            cache,
+            default_strategy="assigned",
+            clock=clock,
+            rng=random.Random(seed),
+        )
+
+    host_a, host_b = host(1), host(2)
+
+    def post_outcome(to, decision_id, model_id, ok, latency):
+        """What the API does: store first (409 on a second), then tell the local router."""
+        if decision_id in database:
+            return 409
+        database[decision_id] = (ok, latency)
+        if not to.record_outcome(decision_id, model_id, ok, latency):
+            to.record_outcome(None, model_id, ok, latency)  # decided elsewhere: learn only
+        return 201
+
+    decisions = [host_a.route("agent") for _ in range(4)]
+    assert {d.model_id for d in decisions} == {"a"} and host_a.load.inflight("a") == 4
+    for d in decisions[:3]:  # the balancer sends these outcomes to host B
+        assert post_outcome(host_b, d.decision_id, d.model_id, True, 250.0) == 201
+    assert post_outcome(host_b, decisions[0].decision_id, "a", True, 250.0) == 409
+    assert host_b.load.inflight("a") == 0  # B never counted them
+    assert host_b.model_status()[0]["success_mean"] == pytest.approx(4 / 5)  # but learned
+    assert host_a.route("agent").model_id == "b"  # A still believes a is full
+
+    def fetch(ids):
+        return {i: database[i] for i in ids if i in database}
+
+    assert host_a.reconcile(fetch, older_than_s=5.0) == 0  # too young to look up
+    clock.advance(5)
+    assert host_a.reconcile(fetch, older_than_s=5.0) == 3
+    assert host_a.load.inflight("a") == 1  # the fourth has no outcome yet
+    assert host_a.reconcile(fetch, older_than_s=5.0) == 0  # released once only
+    assert host_a.model_status()[0]["success_mean"] == pytest.approx(4 / 5)
+    assert post_outcome(host_a, decisions[3].decision_id, "a", True, 250.0) == 201
+    assert host_a.load.inflight("a") == 0

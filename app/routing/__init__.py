@@ -6,8 +6,12 @@ flight counts, EWMA latency, success posteriors, cooldowns, the ranking cache) i
 memory, and it is exact because the process that makes a decision is the only one on its host
 that can receive the outcome: there is no second worker whose counters could drift or go negative.
 Threads share the state under short locks. Across hosts the state is per host by design: each
-host steers its own traffic; the database (V_MODEL_HEALTH) seeds every host with the fleet's
-recent record.
+host counts and steers its own traffic; the database (V_MODEL_HEALTH) seeds every host with the
+fleet's recent record. When a load balancer sends an outcome to another host than the one that
+decided, that host learns from it (`record_outcome(None, model_id, ...)`, after the database
+accepted it as the decision's first outcome) and the deciding host releases the request through
+`Router.reconcile`, a background lookup of outcomes for its requests open longer than a few
+seconds, so in-flight counts neither drift nor wait for the expiry.
 
 Modules: `catalog` (immutable snapshot), `ranking` (capability rankings, cached), `cooldown`
 (per-model posterior and breaker), `learning` (learned state behind one lock), `strategies` (the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from app.cache import RankingCache, size_bucket
 from app.ids import new_decision_id_with_time
@@ -249,7 +249,9 @@ class Router:
 
         Returns False, learning nothing, when the decision is not in flight here (unknown,
         already recorded, or expired: expiry already counted it as a failure). With
-        `decision_id=None` the outcome is learned without touching in-flight counts.
+        `decision_id=None` the outcome is learned without touching in-flight counts: the API
+        does that for a first outcome (the database accepted it) of a decision another host
+        made, which that host will release through `reconcile`.
         """
         if decision_id is not None:
             if not self.load.finish(decision_id, success, latency_ms):
@@ -267,6 +269,31 @@ class Router:
         for e in expired:
             self._learner.learn(e.model_id, e.decision_id, False, now, expired=True)
         return len(expired)
+
+    def reconcile(
+        self,
+        fetch_outcomes: Callable[[list[str]], Mapping[str, tuple[bool, float]]],
+        older_than_s: float = 5.0,
+        limit: int = 500,
+    ) -> int:
+        """Finish requests whose outcome was recorded by another host; returns how many.
+
+        Behind a load balancer the outcome of a decision made here may be posted to another
+        host. It is stored in the database all the same, so a background loop calls this with
+        `fetch_outcomes(decision_ids) -> {decision_id: (success, latency_ms)}` (a database
+        lookup) for requests open here longer than `older_than_s`; each one found is released
+        and learned exactly as if it had arrived here.
+        """
+        open_here = self.load.open_older_than(older_than_s, limit)
+        if not open_here:
+            return 0
+        found = fetch_outcomes([decision_id for decision_id, _ in open_here])
+        done = 0
+        for decision_id, model_id in open_here:
+            outcome = found.get(decision_id)
+            if outcome is not None and self.record_outcome(decision_id, model_id, *outcome):
+                done += 1
+        return done
 
     def set_health(self, health: dict[str, dict]) -> None:
         """Seed priors from V_MODEL_HEALTH: {model_id: {success_rate, avg_latency_ms, requests}}.
