@@ -8,7 +8,8 @@
 --   * a decision id has one DECIDED_AT: the id is a UUIDv7 made once with its time, and a
 --     replayed decision carries the same (DECISION_ID, DECIDED_AT), which the key refuses;
 --   so (DECISION_ID, DECIDED_AT) is unique exactly when DECISION_ID is.
--- The same reasoning lets purges drop whole months of both tables together.
+-- The same reasoning lets purges drop whole months of both tables together. Secondary indexes
+-- follow time only, as on SQLite (column-store scans filter agent and model cheaply).
 CREATE COLUMN TABLE ROUTING_DECISIONS (
     DECISION_ID    NVARCHAR(36)   NOT NULL,
     DECIDED_AT     TIMESTAMP      NOT NULL,
@@ -29,10 +30,6 @@ CREATE COLUMN TABLE ROUTING_DECISIONS (
 
 CREATE INDEX IX_DECISIONS_DECIDED_AT ON ROUTING_DECISIONS (DECIDED_AT);
 
-CREATE INDEX IX_DECISIONS_AGENT ON ROUTING_DECISIONS (AGENT_ID, DECISION_ID);
-
-CREATE INDEX IX_DECISIONS_MODEL ON ROUTING_DECISIONS (MODEL_ID, DECISION_ID);
-
 CREATE COLUMN TABLE INFERENCE_METRICS (
     DECISION_ID  NVARCHAR(36)   NOT NULL,
     DECIDED_AT   TIMESTAMP      NOT NULL,
@@ -51,4 +48,4 @@ CREATE COLUMN TABLE INFERENCE_METRICS (
 
 CREATE INDEX IX_METRICS_BATCH ON INFERENCE_METRICS (BATCH_ID);
 
-CREATE INDEX IX_METRICS_MODEL_TIME ON INFERENCE_METRICS (MODEL_ID, DECIDED_AT);
+CREATE INDEX IX_METRICS_DECIDED_AT ON INFERENCE_METRICS (DECIDED_AT);

@@ -1,7 +1,9 @@
 -- depends: 0003_create_decisions
 -- Rollups maintained by SP_APPLY_OUTCOMES, one MERGE per table per batch of outcomes; analytics
 -- read these instead of raw rows, so their cost grows with hours x models, not with requests.
--- Time axis: HOUR_START = the hour of the decision (DECIDED_AT truncated to the hour).
+-- Time axis: HOUR_START = the hour of the decision (DECIDED_AT truncated to the hour). Every key
+-- starts with the hour, so a batch of recent outcomes touches few pages; there is no all-time
+-- per-pair table (with ~10,000 pairs it would take a page write per outcome).
 -- Latency histograms: BUCKET = CEIL(LN(latency_ms) / LN(1.04)); latencies under 0.001 ms go to
 -- bucket -32768 (value 0). A bucket's representative value 1.04^(BUCKET - 0.5) is within 2 %
 -- of every latency in the bucket (docs/ANALYTICS.md).
@@ -36,24 +38,13 @@ CREATE COLUMN TABLE AGENT_MODEL_METRICS_HOURLY (
     PRIMARY KEY (HOUR_START, AGENT_ID, MODEL_ID)
 );
 
-CREATE COLUMN TABLE AGENT_MODEL_METRICS_TOTAL (
-    AGENT_ID        NVARCHAR(128)  NOT NULL,
-    MODEL_ID        NVARCHAR(128)  NOT NULL,
-    REQUESTS        BIGINT         NOT NULL,
-    SUCCESSES       BIGINT         NOT NULL,
-    LATENCY_SUM_MS  DOUBLE         NOT NULL,
-    TOKENS_IN       BIGINT         NOT NULL,
-    TOKENS_OUT      BIGINT         NOT NULL,
-    LAST_HOUR       TIMESTAMP      NOT NULL,
-    PRIMARY KEY (AGENT_ID, MODEL_ID)
-);
-
-CREATE COLUMN TABLE AGENT_MODEL_LATENCY_TOTAL (
-    AGENT_ID  NVARCHAR(128)  NOT NULL,
-    MODEL_ID  NVARCHAR(128)  NOT NULL,
-    BUCKET    INTEGER        NOT NULL,
-    SAMPLES   BIGINT         NOT NULL,
-    PRIMARY KEY (AGENT_ID, MODEL_ID, BUCKET)
+CREATE COLUMN TABLE AGENT_MODEL_LATENCY_HOURLY (
+    HOUR_START  TIMESTAMP      NOT NULL,
+    AGENT_ID    NVARCHAR(128)  NOT NULL,
+    MODEL_ID    NVARCHAR(128)  NOT NULL,
+    BUCKET      INTEGER        NOT NULL,
+    SAMPLES     BIGINT         NOT NULL,
+    PRIMARY KEY (HOUR_START, AGENT_ID, MODEL_ID, BUCKET)
 );
 
 -- One row per applied batch: SP_APPLY_OUTCOMES refuses a batch id it has applied before, so a

@@ -102,22 +102,16 @@ def list_decisions(db, filters: dict | None = None, before: str | None = None,
                    limit: int = 50) -> list[dict]:
     """Newest first, up to `limit`, with ids before `before` (the previous page's last id).
 
-    filters: agent_id, model_id, since, until (UTC times; since inclusive, until exclusive).
+    filters: agent_id, model_id, since, until (UTC; since inclusive, until exclusive). Filters
+    are applied while reading the newest decisions (no agent/model index): give `since` with a
+    filter on a rarely used agent or model.
     """
     filters = filters or {}
     params = {"before": before or "g", "limit": int(limit),
-              "since": db_time(filters.get("since")), "until": db_time(filters.get("until")),
-              "agent_id": filters.get("agent_id"), "model_id": filters.get("model_id")}
-    if params["agent_id"] is not None:
-        name = "list-decisions-by-agent"
-    elif params["model_id"] is not None:
-        name = "list-decisions-by-model"
-        del params["agent_id"]
-    else:
-        name = "list-decisions"
-        del params["agent_id"], params["model_id"]
+              "agent_id": filters.get("agent_id"), "model_id": filters.get("model_id"),
+              "since": db_time(filters.get("since")), "until": db_time(filters.get("until"))}
     with reading(db) as conn:
-        return [_decision(row) for row in db.query(conn, name, params)]
+        return [_decision(row) for row in db.query(conn, "list-decisions", params)]
 
 
 def _decision(row: dict) -> dict:

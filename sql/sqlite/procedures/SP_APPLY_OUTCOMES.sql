@@ -5,13 +5,13 @@
 -- Set-based: one statement per target table, each an INSERT ... SELECT ... GROUP BY with an
 -- upsert; never a loop over rows. Rollup hour = the hour of the decision (DECIDED_AT).
 -- Histogram bucket = ceil(ln(latency_ms) / ln(1.04)); latency < 0.001 ms -> bucket -32768.
--- Errors:  10010 p_batch_id is missing; 10011 the batch was applied before (a reused batch id
+-- Errors:  10001 p_batch_id is missing; 10007 the batch was applied before (a reused batch id
 --          would count its outcomes twice).
 -- Security: writes counters and rollups; run by the router's writer (role ROUTER_APP on HANA).
 -- params: p_batch_id
-SELECT RAISE_ERROR(10010, 'p_batch_id is required') WHERE :p_batch_id IS NULL;
+SELECT RAISE_ERROR(10001, 'p_batch_id is required') WHERE :p_batch_id IS NULL;
 
-SELECT RAISE_ERROR(10011, 'batch ' || :p_batch_id || ' was already applied')
+SELECT RAISE_ERROR(10007, 'batch ' || :p_batch_id || ' was already applied')
  WHERE EXISTS (SELECT 1 FROM OUTCOME_BATCHES WHERE BATCH_ID = :p_batch_id);
 
 INSERT INTO OUTCOME_BATCHES (BATCH_ID, APPLIED_AT, OUTCOMES)
@@ -77,31 +77,15 @@ SELECT HOUR_START, AGENT_ID, MODEL_ID, COUNT(*), SUM(SUCCESS), SUM(LATENCY_MS),
        TOKENS_IN = TOKENS_IN + excluded.TOKENS_IN,
        TOKENS_OUT = TOKENS_OUT + excluded.TOKENS_OUT;
 
-INSERT INTO AGENT_MODEL_METRICS_TOTAL (AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, LATENCY_SUM_MS,
-                                       TOKENS_IN, TOKENS_OUT, LAST_HOUR)
-SELECT AGENT_ID, MODEL_ID, COUNT(*), SUM(SUCCESS), SUM(LATENCY_MS),
-       COALESCE(SUM(TOKENS_IN), 0), COALESCE(SUM(TOKENS_OUT), 0),
-       substr(MAX(DECIDED_AT), 1, 13) || ':00:00.000000'
-  FROM INFERENCE_METRICS
- WHERE BATCH_ID = :p_batch_id
- GROUP BY AGENT_ID, MODEL_ID
-    ON CONFLICT (AGENT_ID, MODEL_ID) DO UPDATE
-   SET REQUESTS = REQUESTS + excluded.REQUESTS,
-       SUCCESSES = SUCCESSES + excluded.SUCCESSES,
-       LATENCY_SUM_MS = LATENCY_SUM_MS + excluded.LATENCY_SUM_MS,
-       TOKENS_IN = TOKENS_IN + excluded.TOKENS_IN,
-       TOKENS_OUT = TOKENS_OUT + excluded.TOKENS_OUT,
-       LAST_HOUR = max(LAST_HOUR, excluded.LAST_HOUR);
-
-INSERT INTO AGENT_MODEL_LATENCY_TOTAL (AGENT_ID, MODEL_ID, BUCKET, SAMPLES)
-SELECT AGENT_ID, MODEL_ID, BUCKET, COUNT(*)
-  FROM (SELECT AGENT_ID, MODEL_ID,
+INSERT INTO AGENT_MODEL_LATENCY_HOURLY (HOUR_START, AGENT_ID, MODEL_ID, BUCKET, SAMPLES)
+SELECT HOUR_START, AGENT_ID, MODEL_ID, BUCKET, COUNT(*)
+  FROM (SELECT substr(DECIDED_AT, 1, 13) || ':00:00.000000' AS HOUR_START, AGENT_ID, MODEL_ID,
                CASE WHEN LATENCY_MS < 0.001 THEN -32768
                     ELSE CAST(ceil(ln(LATENCY_MS) / ln(1.04)) AS INTEGER) END AS BUCKET
           FROM INFERENCE_METRICS
          WHERE BATCH_ID = :p_batch_id)
- GROUP BY AGENT_ID, MODEL_ID, BUCKET
-    ON CONFLICT (AGENT_ID, MODEL_ID, BUCKET) DO UPDATE
+ GROUP BY HOUR_START, AGENT_ID, MODEL_ID, BUCKET
+    ON CONFLICT (HOUR_START, AGENT_ID, MODEL_ID, BUCKET) DO UPDATE
    SET SAMPLES = SAMPLES + excluded.SAMPLES;
 
 SELECT BATCH_ID, OUTCOMES FROM OUTCOME_BATCHES WHERE BATCH_ID = :p_batch_id;

@@ -1,7 +1,8 @@
--- SP_GET_TOP_AGENT_MODEL_PAIRS: the p_limit (agent, model) pairs with the most requests since
--- the rollups began (raw rows may be purged; the pair totals are kept), with their percentiles
--- from the pair's latency histogram (nearest rank, within 2 %; docs/ANALYTICS.md). Only the
--- chosen pairs' histograms are read.
+-- SP_GET_TOP_AGENT_MODEL_PAIRS: the p_limit (agent, model) pairs with the most requests in the
+-- last 24 whole hours including the current one (as V_ROUTING_ANALYTICS_24H), from the hourly
+-- pair rollups, with their percentiles from the pairs' merged latency histograms (nearest
+-- rank, within 2 %; docs/ANALYTICS.md). Only the chosen pairs' histogram rows are read: one
+-- key lookup per (hour, pair).
 -- Inputs:  p_limit, an integer 1..1000.
 -- Returns: RANK, AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, FAILURES, SUCCESS_RATE,
 --          AVG_LATENCY_MS, P50_LATENCY_MS, P95_LATENCY_MS, P99_LATENCY_MS, TOKENS_IN,
@@ -12,21 +13,38 @@
 SELECT RAISE_ERROR(10001, 'p_limit must be an integer between 1 and 1000')
  WHERE :p_limit IS NULL OR typeof(:p_limit) <> 'integer' OR :p_limit < 1 OR :p_limit > 1000;
 
-WITH top AS (
-    SELECT AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, LATENCY_SUM_MS, TOKENS_IN, TOKENS_OUT,
-           LAST_HOUR,
-           ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS RANK
-      FROM AGENT_MODEL_METRICS_TOTAL
-     WHERE REQUESTS > 0
+WITH RECURSIVE hours (HOUR_START, K) AS (
+    SELECT strftime('%Y-%m-%d %H:00:00.000000', 'now', '-23 hours'), 0
+    UNION ALL
+    SELECT strftime('%Y-%m-%d %H:00:00.000000', HOUR_START, '+1 hour'), K + 1
+      FROM hours
+     WHERE K < 23
+), pairs AS (
+    SELECT AGENT_ID, MODEL_ID, SUM(REQUESTS) AS REQUESTS, SUM(SUCCESSES) AS SUCCESSES,
+           SUM(LATENCY_SUM_MS) AS LATENCY_SUM_MS, SUM(TOKENS_IN) AS TOKENS_IN,
+           SUM(TOKENS_OUT) AS TOKENS_OUT, MAX(HOUR_START) AS LAST_HOUR
+      FROM AGENT_MODEL_METRICS_HOURLY
+     WHERE HOUR_START >= strftime('%Y-%m-%d %H:00:00.000000', 'now', '-23 hours')
+     GROUP BY AGENT_ID, MODEL_ID
 ), chosen AS (
-    SELECT * FROM top WHERE RANK <= :p_limit
-), cumulative AS (
-    SELECT l.AGENT_ID, l.MODEL_ID, l.BUCKET,
-           SUM(l.SAMPLES) OVER (PARTITION BY l.AGENT_ID, l.MODEL_ID ORDER BY l.BUCKET
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CUM,
-           SUM(l.SAMPLES) OVER (PARTITION BY l.AGENT_ID, l.MODEL_ID) AS N
+    SELECT * FROM (SELECT p.*,
+                          ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS RANK
+                     FROM pairs p
+                    WHERE REQUESTS > 0)
+     WHERE RANK <= :p_limit
+), hist AS (
+    SELECT c.AGENT_ID, c.MODEL_ID, l.BUCKET, SUM(l.SAMPLES) AS SAMPLES
       FROM chosen c
-      JOIN AGENT_MODEL_LATENCY_TOTAL l ON l.AGENT_ID = c.AGENT_ID AND l.MODEL_ID = c.MODEL_ID
+     CROSS JOIN hours h
+      JOIN AGENT_MODEL_LATENCY_HOURLY l
+        ON l.HOUR_START = h.HOUR_START AND l.AGENT_ID = c.AGENT_ID AND l.MODEL_ID = c.MODEL_ID
+     GROUP BY c.AGENT_ID, c.MODEL_ID, l.BUCKET
+), cumulative AS (
+    SELECT AGENT_ID, MODEL_ID, BUCKET,
+           SUM(SAMPLES) OVER (PARTITION BY AGENT_ID, MODEL_ID ORDER BY BUCKET
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CUM,
+           SUM(SAMPLES) OVER (PARTITION BY AGENT_ID, MODEL_ID) AS N
+      FROM hist
 ), ranks AS (
     SELECT AGENT_ID, MODEL_ID,
            MIN(CASE WHEN CUM >= ceil(50 * N / 100.0) THEN BUCKET END) AS B50,

@@ -4,10 +4,11 @@
 --   error_rate      failed / all outcomes, from raw INFERENCE_METRICS (exact)
 --   p95_latency_ms  exact nearest-rank p95 of the outcomes' latencies
 --   no_traffic      number of outcomes (never NULL: 0 when none)
---   utilization     average UTILIZATION of LOAD_SNAPSHOTS taken in the window
+--   utilization     average UTILIZATION of the LOAD_SNAPSHOTS taken in the window
 -- OBSERVED_VALUE is NULL (never a breach) when fewer than MIN_SAMPLES samples exist.
--- Windows in minutes are too fine for the hourly rollups, so raw rows are read, bounded by the
--- (MODEL_ID, DECIDED_AT) index. Inputs: none. Security: read-only; BI surface.
+-- Windows in minutes are too fine for the hourly rollups, so raw rows are read once per
+-- distinct window length through IX_METRICS_DECIDED_AT (cost: the windows' rows).
+-- Inputs: none. Security: read-only; BI surface.
 CREATE VIEW V_ALERT_OBSERVATIONS AS
 WITH targets AS (
     SELECT r.RULE_ID, m.MODEL_ID, r.METRIC, r.COMPARATOR, r.THRESHOLD, r.WINDOW_MINUTES,
@@ -17,21 +18,29 @@ WITH targets AS (
       FROM ALERT_RULES r
       JOIN MODELS m ON (r.MODEL_ID IS NULL OR r.MODEL_ID = m.MODEL_ID) AND m.STATUS <> 'disabled'
      WHERE r.ENABLED = 1
+), windows AS (
+    SELECT WINDOW_MINUTES, SINCE, MAX(METRIC = 'p95_latency_ms') AS WANTS_P95
+      FROM targets
+     WHERE METRIC IN ('error_rate', 'no_traffic', 'p95_latency_ms')
+     GROUP BY WINDOW_MINUTES, SINCE
 ), traffic AS (
-    SELECT t.RULE_ID, t.MODEL_ID, COUNT(i.DECISION_ID) AS N, SUM(i.SUCCESS) AS S
-      FROM targets t
-      LEFT JOIN INFERENCE_METRICS i ON i.MODEL_ID = t.MODEL_ID AND i.DECIDED_AT >= t.SINCE
-     WHERE t.METRIC IN ('error_rate', 'no_traffic')
-     GROUP BY t.RULE_ID, t.MODEL_ID
+    SELECT w.WINDOW_MINUTES, i.MODEL_ID, COUNT(*) AS N, SUM(i.SUCCESS) AS S
+      FROM windows w
+     CROSS JOIN INFERENCE_METRICS i
+     WHERE i.DECIDED_AT >= w.SINCE
+     GROUP BY w.WINDOW_MINUTES, i.MODEL_ID
 ), ranked AS (
-    SELECT t.RULE_ID, t.MODEL_ID, i.LATENCY_MS,
-           ROW_NUMBER() OVER (PARTITION BY t.RULE_ID, t.MODEL_ID ORDER BY i.LATENCY_MS) AS RN,
-           COUNT(*) OVER (PARTITION BY t.RULE_ID, t.MODEL_ID) AS N
-      FROM targets t
-      JOIN INFERENCE_METRICS i ON i.MODEL_ID = t.MODEL_ID AND i.DECIDED_AT >= t.SINCE
-     WHERE t.METRIC = 'p95_latency_ms'
+    SELECT w.WINDOW_MINUTES, i.MODEL_ID, i.LATENCY_MS,
+           ROW_NUMBER() OVER (PARTITION BY w.WINDOW_MINUTES, i.MODEL_ID
+                              ORDER BY i.LATENCY_MS) AS RN,
+           COUNT(*) OVER (PARTITION BY w.WINDOW_MINUTES, i.MODEL_ID) AS N
+      FROM windows w
+     CROSS JOIN INFERENCE_METRICS i
+     WHERE w.WANTS_P95 = 1 AND i.DECIDED_AT >= w.SINCE
 ), p95 AS (
-    SELECT RULE_ID, MODEL_ID, N, LATENCY_MS FROM ranked WHERE RN = ceil(95 * N / 100.0)
+    SELECT WINDOW_MINUTES, MODEL_ID, N, LATENCY_MS
+      FROM ranked
+     WHERE RN = ceil(95 * N / 100.0)
 ), util AS (
     SELECT t.RULE_ID, t.MODEL_ID, COUNT(*) AS N, AVG(s.UTILIZATION) AS U
       FROM targets t
@@ -52,8 +61,8 @@ WITH targets AS (
                 WHEN 'utilization' THEN CASE WHEN u.N >= t.MIN_SAMPLES THEN u.U END
            END AS OBSERVED_VALUE
       FROM targets t
-      LEFT JOIN traffic tr ON tr.RULE_ID = t.RULE_ID AND tr.MODEL_ID = t.MODEL_ID
-      LEFT JOIN p95 p ON p.RULE_ID = t.RULE_ID AND p.MODEL_ID = t.MODEL_ID
+      LEFT JOIN traffic tr ON tr.WINDOW_MINUTES = t.WINDOW_MINUTES AND tr.MODEL_ID = t.MODEL_ID
+      LEFT JOIN p95 p ON p.WINDOW_MINUTES = t.WINDOW_MINUTES AND p.MODEL_ID = t.MODEL_ID
       LEFT JOIN util u ON u.RULE_ID = t.RULE_ID AND u.MODEL_ID = t.MODEL_ID
 )
 SELECT RULE_ID,

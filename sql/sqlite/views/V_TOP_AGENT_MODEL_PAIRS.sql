@@ -1,23 +1,41 @@
--- V_TOP_AGENT_MODEL_PAIRS: the 100 (agent, model) pairs with the most requests since the rollups
--- began (SP_GET_TOP_AGENT_MODEL_PAIRS takes any limit up to 1000), with success rate, average
--- and p50/p95/p99 latency from the pair's histogram (nearest rank, within 2 %) and tokens.
+-- V_TOP_AGENT_MODEL_PAIRS: the 100 (agent, model) pairs with the most requests in the last 24
+-- whole hours including the current one (SP_GET_TOP_AGENT_MODEL_PAIRS takes any limit up to
+-- 1000), with success rate, average and p50/p95/p99 latency from the pairs' merged histograms
+-- (nearest rank, within 2 %) and tokens. RANK 1 = most requests.
 -- Inputs: none. Security: read-only; BI surface.
 CREATE VIEW V_TOP_AGENT_MODEL_PAIRS AS
-WITH top AS (
-    SELECT AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, LATENCY_SUM_MS, TOKENS_IN, TOKENS_OUT,
-           LAST_HOUR,
-           ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS RANK
-      FROM AGENT_MODEL_METRICS_TOTAL
-     WHERE REQUESTS > 0
+WITH RECURSIVE hours (HOUR_START, K) AS (
+    SELECT strftime('%Y-%m-%d %H:00:00.000000', 'now', '-23 hours'), 0
+    UNION ALL
+    SELECT strftime('%Y-%m-%d %H:00:00.000000', HOUR_START, '+1 hour'), K + 1
+      FROM hours
+     WHERE K < 23
+), pairs AS (
+    SELECT AGENT_ID, MODEL_ID, SUM(REQUESTS) AS REQUESTS, SUM(SUCCESSES) AS SUCCESSES,
+           SUM(LATENCY_SUM_MS) AS LATENCY_SUM_MS, SUM(TOKENS_IN) AS TOKENS_IN,
+           SUM(TOKENS_OUT) AS TOKENS_OUT, MAX(HOUR_START) AS LAST_HOUR
+      FROM AGENT_MODEL_METRICS_HOURLY
+     WHERE HOUR_START >= strftime('%Y-%m-%d %H:00:00.000000', 'now', '-23 hours')
+     GROUP BY AGENT_ID, MODEL_ID
 ), chosen AS (
-    SELECT * FROM top WHERE RANK <= 100
-), cumulative AS (
-    SELECT l.AGENT_ID, l.MODEL_ID, l.BUCKET,
-           SUM(l.SAMPLES) OVER (PARTITION BY l.AGENT_ID, l.MODEL_ID ORDER BY l.BUCKET
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CUM,
-           SUM(l.SAMPLES) OVER (PARTITION BY l.AGENT_ID, l.MODEL_ID) AS N
+    SELECT * FROM (SELECT p.*,
+                          ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS RANK
+                     FROM pairs p
+                    WHERE REQUESTS > 0)
+     WHERE RANK <= 100
+), hist AS (
+    SELECT c.AGENT_ID, c.MODEL_ID, l.BUCKET, SUM(l.SAMPLES) AS SAMPLES
       FROM chosen c
-      JOIN AGENT_MODEL_LATENCY_TOTAL l ON l.AGENT_ID = c.AGENT_ID AND l.MODEL_ID = c.MODEL_ID
+     CROSS JOIN hours h
+      JOIN AGENT_MODEL_LATENCY_HOURLY l
+        ON l.HOUR_START = h.HOUR_START AND l.AGENT_ID = c.AGENT_ID AND l.MODEL_ID = c.MODEL_ID
+     GROUP BY c.AGENT_ID, c.MODEL_ID, l.BUCKET
+), cumulative AS (
+    SELECT AGENT_ID, MODEL_ID, BUCKET,
+           SUM(SAMPLES) OVER (PARTITION BY AGENT_ID, MODEL_ID ORDER BY BUCKET
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CUM,
+           SUM(SAMPLES) OVER (PARTITION BY AGENT_ID, MODEL_ID) AS N
+      FROM hist
 ), ranks AS (
     SELECT AGENT_ID, MODEL_ID,
            MIN(CASE WHEN CUM >= ceil(50 * N / 100.0) THEN BUCKET END) AS B50,
