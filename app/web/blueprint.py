@@ -46,6 +46,7 @@ def _template_globals() -> dict:
         "role": security.current_role(),
         "nav": NAV,
         "csrf_field": security.CSRF_FIELD,
+        "can_acknowledge": security.can_acknowledge,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
+from app.problems import Forbidden
 from app.web import queries, security
 from app.web.blueprint import bp
 
@@ -68,6 +69,8 @@ def alerts():
 @security.page_login_required
 def acknowledge_alert(alert_id: str):
     security.check_csrf()
+    if not security.can_acknowledge():
+        raise Forbidden("acknowledging alerts needs an admin key")
     if queries.acknowledge_alert(_services(), alert_id, security.current_key_id()):
         flash(f"Alert {alert_id} acknowledged.", "ok")
     else:

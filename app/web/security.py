@@ -15,14 +15,17 @@ import logging
 import secrets
 from functools import wraps
 
-from flask import Response, current_app, redirect, request, session, url_for
+from flask import Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
+from app.db import errors as dberrors
+from app.db import store
 from app.problems import Forbidden, Unauthorized
 
 log = logging.getLogger(__name__)
 
 DASHBOARD_ROLES = frozenset({"viewer", "admin"})
+ACK_ROLES = frozenset({"admin"})
 CSRF_FIELD = "csrf_token"
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -73,15 +76,55 @@ def start_session(key_id: str, role: str) -> None:
     session["key_id"] = key_id
     session["role"] = role
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    g.dashboard_role = role
 
 
 def end_session() -> None:
     session.clear()
+    g.pop("dashboard_role", None)
 
 
 def current_role() -> str | None:
+    """The session's role if it may use the dashboard and its key is still valid, else None.
+
+    The key is looked up by id on each request (the key itself is never in the cookie), so a
+    revoked or re-roled key ends the session at once. If the database cannot answer, the signed
+    session stands for this request: the pages then fail on their own reads with a 503 page,
+    and an outage does not log operators out of the dashboard they are watching it on.
+    """
+    if "dashboard_role" in g:
+        return g.dashboard_role
     role = session.get("role")
-    return role if role in DASHBOARD_ROLES else None
+    if role not in DASHBOARD_ROLES:
+        role = None
+    elif not _key_still_valid(session.get("key_id"), role):
+        log.warning(
+            "dashboard session of key %s ended: key revoked or changed", session.get("key_id")
+        )
+        session.clear()
+        role = None
+    g.dashboard_role = role
+    return role
+
+
+def _key_still_valid(key_id: str | None, role: str) -> bool:
+    if not key_id:
+        return False
+    try:
+        row = store.get_api_key(current_app.extensions["router"].db, key_id)
+    except dberrors.DatabaseError as exc:
+        log.warning(
+            "dashboard: cannot check key %s (%s); session kept for this request",
+            key_id,
+            type(exc).__name__,
+        )
+        return True
+    return row is not None and not row.get("revoked_at") and row.get("role") == role
+
+
+def can_acknowledge() -> bool:
+    """Acknowledging alerts needs admin, as POST /api/v1/alerts/{id}/ack does."""
+    return current_role() in ACK_ROLES
 
 
 def current_key_id() -> str | None:
