@@ -14,8 +14,8 @@ accepted it as the decision's first outcome) and the deciding host releases the 
 seconds, so in-flight counts neither drift nor wait for the expiry.
 
 Modules: `catalog` (immutable snapshot), `ranking` (capability rankings, cached), `cooldown`
-(per-model posterior and breaker), `learning` (learned state behind one lock), `strategies` (the
-picks), `decision` (result and errors), `router` (the decision path).
+(per-model posterior and breaker), `learning` (learned state behind one lock), `live` (the live
+filter), `strategies` (the picks), `decision` (result and errors), `router` (the decision path).
 """
 
 from app.routing.catalog import EMPTY_CATALOG, AgentView, Assignment, Catalog, ModelView

@@ -20,7 +20,8 @@ from app.load import LoadTracker
 from app.routing.catalog import Assignment, Catalog
 from app.routing.cooldown import BreakerRules
 from app.routing.decision import Decision, NoModelAvailable, UnknownAgent, UnknownStrategy
-from app.routing.learning import BLOCKED, PROBE, Learner
+from app.routing.learning import Learner
+from app.routing.live import add_assigned, live_filter, why_none
 from app.routing.ranking import Candidate, Ranker, Ranking
 from app.routing.strategies import STRATEGIES, Signals, Tuning
 
@@ -108,13 +109,17 @@ class Router:
         limit = self._tuning.top_k if name == "adaptive" else _ALL
         if name == "assigned":
             limit = self._max_fallbacks + 1
-        live, spare, probes = self._live(ranking, prompt_tokens, now, limit)
+        live, spare, probes = live_filter(
+            ranking, prompt_tokens, now, limit, self._learner, self.load
+        )
         if name == "assigned" and assignment is not None:
-            self._add_assigned(live, ranking, prompt_tokens, now, assignment, probes)
+            add_assigned(
+                live, probes, ranking, prompt_tokens, now, assignment, self._learner, self.load
+            )
         decision_id, decided_at = new_decision_id_with_time()
         chosen, reason = self._pick(pick, live, probes, decision_id, now, assignment)
         if chosen is None:
-            raise NoModelAvailable(self._why_none(ranking, prompt_tokens, agent_id, now))
+            raise NoModelAvailable(why_none(ranking, prompt_tokens, agent_id, now, self._learner))
         is_probe = chosen.model_id in probes
         if is_probe:
             reason += "; half-open probe after cooldown"
@@ -154,54 +159,6 @@ class Router:
         self.cache.put(key, ranking, ranking.model_ids, generation)
         return catalog, ranking
 
-    def _live(
-        self, ranking: Ranking, prompt_tokens: int, now: float, limit: int
-    ) -> tuple[list[Candidate], list[Candidate], set[str]]:
-        """Split the ranking: live (may take it now), spare (full: fallback material), probes."""
-        live: list[Candidate] = []
-        spare: list[Candidate] = []
-        probes: set[str] = set()
-        blocked = self._learner.blocked
-        gate = self._learner.gate
-        inflight = self.load.inflight
-        for c in ranking.candidates:
-            if c.context_window < prompt_tokens:
-                continue
-            mid = c.model_id
-            if blocked and mid in blocked:
-                g = gate(mid, now)
-                if g == BLOCKED:
-                    continue
-                if g == PROBE:
-                    probes.add(mid)
-            if inflight(mid) >= c.capacity:
-                if mid not in probes:
-                    spare.append(c)
-                continue
-            live.append(c)
-            if len(live) >= limit:
-                break
-        return live, spare, probes
-
-    def _add_assigned(
-        self,
-        live: list,
-        ranking: Ranking,
-        prompt_tokens: int,
-        now: float,
-        assignment: Assignment,
-        probes: set[str],
-    ) -> None:
-        """The scan for `assigned` stops early; make sure the assigned model is considered."""
-        c = ranking.by_model.get(assignment.model_id)
-        if c is None or c in live or c.context_window < prompt_tokens:
-            return
-        g = self._learner.gate(c.model_id, now)
-        if g != BLOCKED and self.load.inflight(c.model_id) < c.capacity:
-            if g == PROBE:
-                probes.add(c.model_id)
-            live.append(c)
-
     def _pick(
         self,
         pick,
@@ -222,23 +179,6 @@ class Router:
                     self._learner.release_probe(chosen.model_id, decision_id)
             live.remove(chosen)  # its last slot or its probe went to another thread
         return None, ""
-
-    def _why_none(self, ranking: Ranking, prompt_tokens: int, agent_id: str, now: float) -> str:
-        if not ranking.candidates:
-            return f"no active model satisfies the requirements of agent {agent_id!r}"
-        small = cooling = full = 0
-        for c in ranking.candidates:
-            if c.context_window < prompt_tokens:
-                small += 1
-            elif self._learner.gate(c.model_id, now) == BLOCKED:
-                cooling += 1
-            else:
-                full += 1
-        return (
-            f"all {len(ranking.candidates)} candidate models of agent {agent_id!r} are "
-            f"unavailable: {small} too small for {prompt_tokens} tokens, {cooling} cooling down, "
-            f"{full} at capacity"
-        )
 
     # -- learning -------------------------------------------------------------------------------
 

@@ -115,27 +115,42 @@ class Signals:
         return prior + math.exp(-self.tuning.stale_rate * age) * (view.ewma_latency_ms - prior)
 
     def evidence(self, c: Candidate, now: float) -> tuple[float, float, float]:
-        """(Thompson sample of success, posterior mean of success, expected latency ms)."""
+        """(Thompson sample of success, posterior mean of success, expected latency ms).
+
+        Runs once per candidate per request, so ModelState.posterior and `latency_ms` are
+        inlined here (same formulas) to save two calls each time.
+        """
         state = self.states.get(c.model_id)
+        prior = c.prior_latency_ms
         if state is None:
-            return self.rng.random(), 0.5, self._latency(c, None, now)  # Beta(1, 1) is uniform
-        a, b, s, f, t = state.belief  # ModelState.posterior, inlined: this runs per candidate
-        if (s or f) and now > t:
-            d = math.exp(-self.tuning.decay_rate * (now - t))
-            a, b = a + s * d, b + f * d
+            sample, mean = self.rng.random(), 0.5  # Beta(1, 1) is uniform
         else:
-            a, b = a + s, b + f
-        n = a + b
-        mean = a / n
-        if n < _EXACT_BETA_BELOW:
-            sample = self.rng.betavariate(a, b)
-        else:
-            # Normal approximation of the Beta: several times cheaper than betavariate, and close
-            # enough once there are a few pseudo-counts on each side of the mean.
-            sd = math.sqrt(mean * (1.0 - mean) / (n + 1.0))
-            sample = mean + sd * self.rng.normalvariate(0.0, 1.0)
-            sample = 0.0 if sample < 0.0 else 1.0 if sample > 1.0 else sample
-        return sample, mean, self._latency(c, state, now)
+            if state.prior_latency_ms is not None:
+                prior = state.prior_latency_ms
+            a, b, s, f, t = state.belief
+            if (s or f) and now > t:
+                d = math.exp(-self.tuning.decay_rate * (now - t))
+                a, b = a + s * d, b + f * d
+            else:
+                a, b = a + s, b + f
+            n = a + b
+            mean = a / n
+            if n < _EXACT_BETA_BELOW:
+                sample = self.rng.betavariate(a, b)
+            else:
+                # Normal approximation of the Beta: several times cheaper than betavariate, and
+                # close enough once there are a few pseudo-counts on each side of the mean.
+                sd = math.sqrt(mean * (1.0 - mean) / (n + 1.0))
+                sample = mean + sd * self.rng.normalvariate(0.0, 1.0)
+                sample = 0.0 if sample < 0.0 else 1.0 if sample > 1.0 else sample
+        view = self.load.latency(c.model_id)
+        if view is None:
+            return sample, mean, prior
+        age = now - view.updated_at
+        if age <= 0.0:
+            return sample, mean, view.ewma_latency_ms
+        fade = math.exp(-self.tuning.stale_rate * age)
+        return sample, mean, prior + fade * (view.ewma_latency_ms - prior)
 
 
 Pick = tuple[Candidate, str]
