@@ -16,9 +16,9 @@ import time
 from collections.abc import Iterator, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from app.api.operations import operation
 
@@ -221,4 +221,6 @@ def install(app: Flask) -> None:
     "scrape with `authorization: {credentials: <key>}`.",
 )
 def metrics_text():
-    return Response(generate_latest(_metrics().registry), mimetype=CONTENT_TYPE_LATEST)
+    # Text format 0.0.4 unless the scraper asks for OpenMetrics in Accept.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encode(_metrics().registry), content_type=content_type)
