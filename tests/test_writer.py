@@ -625,7 +625,7 @@ def test_a_timed_out_request_is_withdrawn_if_the_writer_has_not_taken_it(
         started = time.monotonic()
         with pytest.raises(WriteTimeout) as late:
             queued.wait(0.1)
-        assert 0.1 <= time.monotonic() - started < 0.2
+        assert 0.1 <= time.monotonic() - started < 0.3
         assert late.value.written is False
         with pytest.raises(WriteTimeout) as unknown:
             taken.wait(0.05)

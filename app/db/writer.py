@@ -588,8 +588,9 @@ _LITERAL = re.compile(r"'(?:[^']|'')*'")
 
 
 def required_keys(db, query: str) -> frozenset[str]:
-    """The named parameters of a query: the keys every row bound to it must carry."""
-    return frozenset(_PARAM.findall(_LITERAL.sub("''", db.backend.sql.queries[query])))
+    """The named parameters of a query: the keys every row bound to it must carry (none known
+    while the dialect lacks the query; the first write then fails and says so)."""
+    return frozenset(_PARAM.findall(_LITERAL.sub("''", db.backend.sql.queries.get(query, ""))))
 
 
 @contextmanager
