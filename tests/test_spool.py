@@ -158,3 +158,15 @@ def test_a_locked_spool_times_out_instead_of_hanging(tmp_path):
             assert spool.append([[decision("a")]]) == [None]  # usable again after the failure
     finally:
         holder.close()
+
+
+def test_sequence_numbers_are_never_reused_once_the_spool_empties(spool):
+    spool.append([[decision("a")]])
+    (first,) = spool.peek(10)
+    spool.dead_letter(first, "refused")
+    assert spool.depth() == 0
+    spool.append([[decision("b")]])
+    (second,) = spool.peek(10)
+    assert second.seq > first.seq
+    spool.dead_letter(second, "refused too")  # a reused seq would collide in dead_letters
+    assert [d["key"] for d in spool.dead_letters()] == ["a", "b"]

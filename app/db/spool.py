@@ -29,16 +29,18 @@ from pathlib import Path
 
 from app.db import errors
 
+# AUTOINCREMENT: a sequence number is never reused, even after the spool was emptied, so seq
+# orders rows across the file's whole life and a dead letter keeps a unique seq.
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS spool (
-         seq INTEGER PRIMARY KEY,
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
          kind TEXT NOT NULL,
          key TEXT NOT NULL,
          payload TEXT NOT NULL,
          spooled_at REAL NOT NULL)""",
     "CREATE UNIQUE INDEX IF NOT EXISTS spool_kind_key ON spool (kind, key)",
     """CREATE TABLE IF NOT EXISTS dead_letters (
-         seq INTEGER PRIMARY KEY,
+         seq INTEGER NOT NULL PRIMARY KEY,
          kind TEXT NOT NULL,
          key TEXT NOT NULL,
          payload TEXT NOT NULL,
