@@ -1,0 +1,291 @@
+"""The same scenario through store.py on every reachable backend; answers checked against values
+computed here from the raw rows (counts and rates exact, percentiles within 2 %).
+
+SQLite always runs; HANA runs when HANA_TEST_URL is set and is skipped with that reason otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.db import errors, store
+from app.ids import new_decision_id
+from tests.contract_support import (
+    BACKENDS,
+    assert_stats,
+    backend_db,
+    build_scenario,
+    floor_hour,
+    stable_hour,
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def bdb(request):
+    return backend_db(request)
+
+
+@pytest.fixture
+def scenario(bdb):
+    return build_scenario(bdb)
+
+
+def window_start(now: datetime, hours: int) -> datetime:
+    """The documented window: the last `hours` whole UTC hours including the current one."""
+    return floor_hour(now) - timedelta(hours=hours - 1)
+
+
+@pytest.mark.parametrize("hours", [1, 3, 24, 168])
+def test_routing_stats_match_raw_rows(bdb, scenario, hours):
+    stats, now = stable_hour(lambda _: store.get_routing_stats(bdb, hours))
+    assert stats["hours"] == hours
+    since = window_start(now, hours)
+    expected = {m: scenario.outcome_rows(since, model_id=m) for m in scenario.models}
+    busy = [m for m in scenario.models if expected[m]]
+    ordered = sorted(busy, key=lambda m: (-len(expected[m]), m))
+    assert [item["model_id"] for item in stats["items"]] == ordered
+    for item in stats["items"]:
+        assert_stats(item, expected[item["model_id"]])
+
+
+def test_routing_analytics_24h_view_matches_raw_rows(bdb, scenario):
+    summary, now = stable_hour(lambda _: store.get_routing_analytics_24h(bdb))
+    since = window_start(now, 24)
+    items = {item["model_id"]: item for item in summary["items"]}
+    assert set(items) == {m for m in scenario.models if scenario.outcome_rows(since, model_id=m)}
+    for model_id, item in items.items():
+        assert_stats(item, scenario.outcome_rows(since, model_id=model_id))
+
+
+@pytest.mark.parametrize("hours", [2, 24])
+def test_model_performance_matches_raw_rows(bdb, scenario, hours):
+    for model_id in scenario.models:  # the last model has no traffic: zero counts, NULL rates
+        perf, now = stable_hour(lambda _, m=model_id: store.get_model_performance(bdb, m, hours))
+        assert perf["model_id"] == model_id and perf["hours"] == hours
+        assert_stats(perf, scenario.outcome_rows(window_start(now, hours), model_id=model_id))
+
+
+def test_model_performance_view_covers_every_model_over_7_days(bdb, scenario):
+    rows, now = stable_hour(lambda _: store.list_model_performance(bdb))
+    since = window_start(now, 168)
+    assert [r["model_id"] for r in rows] == sorted(scenario.models)
+    for row in rows:
+        raw = scenario.outcome_rows(since, model_id=row["model_id"])
+        assert_stats(row, raw)
+        if raw:
+            first = min(r["decided_at"] for r in raw)
+            assert row["first_hour"] == floor_hour(first).isoformat(timespec="microseconds")
+
+
+def test_hourly_view_matches_raw_rows_per_hour(bdb, scenario):
+    now = datetime.now(UTC)
+    since, until = floor_hour(now) - timedelta(hours=30), floor_hour(now) + timedelta(hours=1)
+    rows = store.list_hourly_model_metrics(bdb, since, until)
+    seen = set()
+    for row in rows:
+        hour = datetime.fromisoformat(row["hour_start"])
+        raw = [r for r in scenario.outcome_rows(hour, model_id=row["model_id"])
+               if r["decided_at"] < hour + timedelta(hours=1)]
+        assert_stats(row, raw)
+        seen.add((hour, row["model_id"]))
+    expected = {(floor_hour(r["decided_at"]), r["model_id"])
+                for r in scenario.outcome_rows(since)}
+    assert seen == expected
+    one = store.list_hourly_model_metrics(bdb, since, until, model_id=scenario.models[0])
+    assert {r["model_id"] for r in one} == {scenario.models[0]}
+
+
+@pytest.mark.parametrize("limit", [1, 5, 1000])
+def test_top_pairs_match_raw_rows(bdb, scenario, limit):
+    pairs, now = stable_hour(lambda _: store.get_top_agent_model_pairs(bdb, limit))
+    rows = scenario.outcome_rows(window_start(now, 24))
+    counts: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        counts.setdefault((r["agent_id"], r["model_id"]), []).append(r)
+    ranked = sorted(counts, key=lambda k: (-len(counts[k]), k))[:limit]
+    assert [(p["agent_id"], p["model_id"]) for p in pairs] == ranked
+    assert [p["rank"] for p in pairs] == list(range(1, len(ranked) + 1))
+    for p in pairs:
+        assert_stats(p, counts[(p["agent_id"], p["model_id"])])
+
+
+def test_model_health_is_the_last_15_minutes(bdb, scenario):
+    health = store.get_model_health(bdb)
+    since = datetime.now(UTC) - timedelta(minutes=15)  # recent rows are 1-10 minutes old
+    assert set(health) == set(scenario.models)
+    for model_id, h in health.items():
+        raw = scenario.outcome_rows(since, model_id=model_id)
+        assert h["window_minutes"] == 15 and h["status"] == "active"
+        item = {**h, "tokens_in": sum(r["tokens_in"] or 0 for r in raw),
+                "tokens_out": sum(r["tokens_out"] or 0 for r in raw),
+                "p50_latency_ms": None, "p99_latency_ms": None}
+        if raw:  # exact nearest rank on raw rows: within any bound, so the shared check applies
+            latencies = sorted(r["latency_ms"] for r in raw)
+            item["p50_latency_ms"] = latencies[-(-50 * len(raw) // 100) - 1]
+            item["p99_latency_ms"] = latencies[-(-99 * len(raw) // 100) - 1]
+        assert_stats(item, raw)
+
+
+def test_assignment_counters_match_outcomes(bdb, scenario):
+    active = {a["agent_id"]: a for a in store.get_active_assignments(bdb)}
+    assert set(active) == set(scenario.agents)
+    for agent_id, assignment in scenario.assignments.items():
+        got = active[agent_id]
+        assert got["assignment_id"] == assignment["assignment_id"]
+        raw = [r for r in scenario.outcome_rows()
+               if r["assignment_id"] == assignment["assignment_id"]]
+        assert got["total_requests"] == len(raw)
+        assert got["success_count"] == sum(1 for r in raw if r["success"])
+        assert got["failure_count"] == sum(1 for r in raw if not r["success"])
+        assert got["total_latency_ms"] == pytest.approx(sum(r["latency_ms"] for r in raw))
+        assert got["avg_latency_ms"] == pytest.approx(got["total_latency_ms"] / len(raw))
+        latest = max(r["recorded_at"] for r in raw).isoformat(timespec="microseconds")
+        assert got["last_used_at"] == latest
+
+
+def test_update_assignment_metrics_counts_one_outcome(bdb, scenario):
+    assignment_id = scenario.assignments[scenario.agents[0]]["assignment_id"]
+    before = {a["assignment_id"]: a for a in store.get_active_assignments(bdb)}[assignment_id]
+    after = store.update_assignment_metrics(bdb, assignment_id, False, 250.0)
+    assert after["total_requests"] == before["total_requests"] + 1
+    assert after["failure_count"] == before["failure_count"] + 1
+    assert after["success_count"] == before["success_count"]
+    assert after["total_latency_ms"] == pytest.approx(before["total_latency_ms"] + 250.0)
+    with pytest.raises(errors.ProcedureError) as info:
+        store.update_assignment_metrics(bdb, "no-such-assignment", True, 1.0)
+    assert info.value.code == 10002
+
+
+def test_decisions_read_back_with_outcomes(bdb, scenario):
+    with_outcome = next(d for d in scenario.decisions if d["decision_id"] in scenario.outcomes)
+    without = next(d for d in scenario.decisions if d["decision_id"] not in scenario.outcomes)
+    got = store.get_decision(bdb, with_outcome["decision_id"])
+    o = scenario.outcomes[with_outcome["decision_id"]]
+    assert got["model_id"] == with_outcome["model_id"]
+    assert got["endpoint"] == f"http://{with_outcome['model_id']}"
+    assert got["fallbacks"] == with_outcome["fallbacks"]
+    assert got["cache_hit"] is with_outcome["cache_hit"]
+    assert got["decided_at"] == with_outcome["decided_at"].isoformat(timespec="microseconds")
+    assert got["outcome"]["success"] is o["success"]
+    assert got["outcome"]["latency_ms"] == pytest.approx(o["latency_ms"])
+    assert got["outcome"]["recorded_at"] == o["recorded_at"].isoformat(timespec="microseconds")
+    assert store.get_decision(bdb, without["decision_id"])["outcome"] is None
+    assert store.get_decision(bdb, "00000000-0000-7000-8000-000000000000") is None
+
+
+def test_decision_list_pages_newest_first_with_filters(bdb, scenario):
+    agent = scenario.agents[1]
+    expected = sorted((d["decision_id"] for d in scenario.decisions if d["agent_id"] == agent),
+                      reverse=True)[:25]
+    first = store.list_decisions(bdb, {"agent_id": agent}, limit=10)
+    second = store.list_decisions(bdb, {"agent_id": agent}, before=first[-1]["decision_id"],
+                                  limit=15)
+    assert [d["decision_id"] for d in first + second] == expected
+    since = datetime.now(UTC) - timedelta(minutes=15)
+    recent = store.list_decisions(bdb, {"since": since}, limit=1000)
+    assert len(recent) == sum(1 for d in scenario.decisions if d["decided_at"] >= since)
+
+
+@pytest.mark.parametrize(("call", "code"), [
+    (lambda db: store.get_routing_stats(db, 0), 10001),
+    (lambda db: store.get_routing_stats(db, 8761), 10001),
+    (lambda db: store.get_model_performance(db, "ct-model-0", -1), 10001),
+    (lambda db: store.get_model_performance(db, "no-such-model", 24), 10004),
+    (lambda db: store.get_top_agent_model_pairs(db, 0), 10001),
+    (lambda db: store.get_top_agent_model_pairs(db, 1001), 10001),
+    (lambda db: store.purge_history(db, 0), 10001),
+    (lambda db: store.activate_assignment_run(db, "no-such-run"), 10003),
+])
+def test_invalid_arguments_raise_documented_codes(bdb, call, code):
+    store.create_model(bdb, {"id": "ct-model-0", "endpoint": "http://x", "context_window": 1,
+                             "max_concurrency": 1})
+    with pytest.raises(errors.ProcedureError) as info:
+        call(bdb)
+    assert info.value.code == code
+    assert code in store.PROCEDURE_ERRORS
+
+
+def test_alerts_open_once_and_resolve_when_cleared(bdb):
+    now = datetime.now(UTC)
+    models = ["al-err", "al-slow", "al-busy", "al-fine"]
+    for m in models:
+        store.create_model(bdb, {"id": m, "endpoint": "http://x", "context_window": 1,
+                                 "max_concurrency": 1})
+    store.create_agent(bdb, {"id": "al-agent"})
+    decisions, outcomes = [], []
+    for m, n, fail_every, latency in (("al-err", 40, 2, 100.0), ("al-slow", 30, 0, 8000.0),
+                                      ("al-fine", 40, 0, 50.0)):
+        for i in range(n):
+            d = {"decision_id": new_decision_id(),
+                 "decided_at": now - timedelta(seconds=30 + i), "agent_id": "al-agent",
+                 "model_id": m}
+            decisions.append(d)
+            outcomes.append({"decision_id": d["decision_id"],
+                             "success": not (fail_every and i % fail_every == 0),
+                             "latency_ms": latency + i})
+    store.save_routing_decisions(bdb, decisions)
+    store.save_metrics_batch(bdb, outcomes, "alerts-batch")
+    store.save_load_snapshots(bdb, [{"model_id": "al-busy", "in_flight": 9, "utilization": 0.95},
+                                    {"model_id": "al-fine", "in_flight": 1, "utilization": 0.1}])
+    opened = store.evaluate_alerts(bdb)
+    got = {(a["rule_id"], a["model_id"]): a for a in opened}
+    assert set(got) == {("default-error-rate", "al-err"), ("default-p95-latency", "al-slow"),
+                        ("default-utilization", "al-busy")}
+    assert got[("default-error-rate", "al-err")]["observed_value"] == pytest.approx(0.5)
+    slow = sorted(8000.0 + i for i in range(30))
+    assert got[("default-p95-latency", "al-slow")]["observed_value"] == slow[-(-95 * 30 // 100) - 1]
+    assert all(a["state"] == "open" for a in opened)
+    assert store.evaluate_alerts(bdb) == []  # no duplicates while the condition holds
+    assert store.count_open_alerts(bdb) == {"critical": 1, "warning": 2}
+
+    busy = got[("default-utilization", "al-busy")]
+    assert store.ack_alert(bdb, busy["id"])["state"] == "acknowledged"
+    rules = {r["rule_id"]: r for r in store.get_alert_rules(bdb)}
+    store.put_alert_rule(bdb, {**rules["default-error-rate"], "threshold": 0.9})
+    assert store.evaluate_alerts(bdb) == []
+    states = {(a["rule_id"], a["model_id"]): a["state"] for a in store.list_alerts(bdb)}
+    assert states == {("default-p95-latency", "al-slow"): "open",
+                      ("default-utilization", "al-busy"): "acknowledged"}
+    resolved = store.list_alerts(bdb, "resolved")
+    assert [(a["rule_id"], a["model_id"]) for a in resolved] == [("default-error-rate", "al-err")]
+    assert store.resolve_alert(bdb, busy["id"])["state"] == "resolved"
+    assert store.get_alert(bdb, 999999) is None
+
+
+def test_purge_keeps_rollups_and_reports_counts(bdb, scenario):
+    before, now = stable_hour(lambda _: store.get_routing_stats(bdb, 8760))
+    result = store.purge_history(bdb, 1)
+    cutoff = datetime.fromisoformat(result["cutoff"])
+    old = [d for d in scenario.decisions if d["decided_at"] < cutoff]
+    assert result["decisions"] == len(old)
+    assert result["outcomes"] == sum(1 for d in old if d["decision_id"] in scenario.outcomes)
+    after, _ = stable_hour(lambda _: store.get_routing_stats(bdb, 8760))
+    assert after == before  # analytics read rollups, which the purge keeps
+    assert store.get_decision(bdb, old[0]["decision_id"]) is None
+    assert store.purge_history(bdb, 1)["decisions"] == 0
+
+
+def test_catalog_round_trip(bdb):
+    model = {"id": "cat-m", "display_name": "M", "provider": "p", "endpoint": "http://m",
+             "context_window": 4096, "max_concurrency": 2, "cost_per_1k_tokens": 0.25,
+             "prior_latency_ms": 800.0, "status": "active",
+             "capabilities": {"coding": 0.9, "chat": 0.4}}
+    created = store.create_model(bdb, model)
+    assert {k: created[k] for k in model} == model
+    with pytest.raises(errors.UniqueViolation):
+        store.create_model(bdb, model)
+    updated = store.update_model(bdb, "cat-m", {**model, "capabilities": {"chat": 0.5}})
+    assert updated["capabilities"] == {"chat": 0.5}
+    assert store.update_model(bdb, "nope", model) is None
+    assert store.set_model_status(bdb, "cat-m", "draining")["status"] == "draining"
+    agent = {"id": "cat-a", "display_name": "A", "task_type": "coding", "min_context": 1000,
+             "max_latency_ms": 2000.0, "max_cost_per_1k": 1.0, "priority": 3, "status": "active",
+             "requirements": {"coding": 1.0}}
+    created = store.create_agent(bdb, agent)
+    assert {k: created[k] for k in agent} == agent
+    assert [m["id"] for m in store.list_models(bdb, status="draining")] == ["cat-m"]
+    assert store.list_agents(bdb, after="cat-a") == []
+    assert store.get_agent(bdb, "nope") is None
+
