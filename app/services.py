@@ -7,8 +7,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from app.db import deploy
+from app.alerts import AlertNotifier
+from app.background import Background, Task
+from app.cache import RankingCache
+from app.catalog_state import CatalogState
+from app.db import deploy, store
 from app.db.database import Database
+from app.db.spool import Spool
+from app.db.writer import Writer
+from app.engine import Engine
+from app.load import LoadTracker
+from app.routing import Router
 
 log = logging.getLogger(__name__)
 
@@ -36,28 +45,66 @@ class Readiness:
 class Services:
     config: object
     db: Database
+    writer: Writer
+    router: Router
+    catalog: CatalogState
+    engine: Engine
+    alerts: AlertNotifier
+    background: Background
     readiness: Readiness = field(default_factory=Readiness)
     started: bool = False
 
     @classmethod
     def build(cls, config) -> Services:
-        return cls(config=config, db=Database.from_config(config))
+        db = Database.from_config(config)
+        writer = Writer.from_config(db, Spool.from_config(config), config)
+        load = LoadTracker(config["load.inflight_timeout_s"])
+        cache = RankingCache(config["cache.ttl_s"], config["cache.max_entries"])
+        catalog = CatalogState(db, cache)
+        router = Router(catalog.current, load, cache,
+                        default_strategy=config["routing.default_strategy"],
+                        cooldown_failures=config["routing.cooldown_failures"],
+                        cooldown_error_rate=config["routing.cooldown_error_rate"],
+                        cooldown_seconds=config["routing.cooldown_seconds"])
+        engine = Engine(db=db, writer=writer, router=router, catalog=catalog,
+                        ack_timeout_s=config["writer.ack_timeout_s"],
+                        recent_ttl_s=config["load.inflight_timeout_s"])
+        alerts = AlertNotifier(db, webhook_url=config["alerts.webhook_url"],
+                               webhook_timeout_s=config["alerts.webhook_timeout_s"])
+        background = Background(_tasks(config, db, router, catalog, alerts))
+        return cls(config=config, db=db, writer=writer, router=router, catalog=catalog,
+                   engine=engine, alerts=alerts, background=background)
 
     def start(self) -> None:
         self.db.start()  # tolerates a database that is down: the pool refills by itself
+        self.writer.start()
+        self.catalog.try_reload()
+        self.alerts.start()
+        if self.config["background.enabled"]:
+            self.background.start()
         self.started = True
 
     def stop(self) -> None:
-        self.db.close()
+        """Stop intake, drain the writer (to the database or the spool), then close."""
+        if not self.started:
+            return
         self.started = False
+        self.background.stop()
+        self.writer.stop(timeout=self.config["server.graceful_timeout_s"])
+        self.alerts.stop()
+        self.db.close()
 
     def ready(self) -> tuple[bool, dict]:
-        """Is the service able to serve? (database reachable, migrations current)."""
-        detail: dict = {"database": "ok", "migrations": "current", "pool": self.db.pool.stats()}
+        """Is the service able to serve? (database reachable, migrations current, writer)."""
+        writer = self.writer.stats()
+        detail: dict = {"database": "ok", "migrations": "current", "pool": self.db.pool.stats(),
+                        "writer": writer.get("mode", "database"),
+                        "spool_depth": writer.get("spool_depth", 0)}
         try:
             self.db.ping()
         except Exception as exc:
             detail["database"] = f"unreachable: {type(exc).__name__}: {exc}"
+            detail["status_detail"] = "degraded: decisions are spooled locally"
             return False, detail
         try:
             pending = self.readiness.pending_migrations(self.db)
@@ -68,3 +115,24 @@ class Services:
             detail["migrations"] = f"pending: {', '.join(pending)}"
             return False, detail
         return True, detail
+
+
+def _tasks(config, db, router, catalog, alerts) -> list[Task]:
+    def refresh_health() -> None:
+        if not catalog.loaded:
+            catalog.reload()
+        router.set_health(store.get_model_health(db))
+
+    def snapshot_load() -> None:
+        capacities = {m.id: m.capacity for m in catalog.current().models.values()}
+        rows = router.load.snapshot(capacities)
+        if rows:
+            store.save_load_snapshots(db, rows)
+
+    tasks = [Task("health", config["routing.health_refresh_s"], refresh_health),
+             Task("alerts", config["alerts.interval_s"], alerts.evaluate),
+             Task("load_snapshots", config["load.snapshot_interval_s"], snapshot_load)]
+    if config["retention.interval_s"] > 0:
+        tasks.append(Task("retention", config["retention.interval_s"],
+                          lambda: store.purge_history(db, config["retention.days"])))
+    return tasks

@@ -1,0 +1,81 @@
+"""The router's catalog snapshot, loaded from the database and swapped atomically on change.
+
+The hot path reads `current()` (one attribute read); writers of models, agents or assignments
+call `reload()`, which builds a new snapshot and only then invalidates the ranking cache, so a
+ranking is never cached against a catalog older than the one it was computed from. While the
+database is down the last snapshot stays in force, so routing goes on from cached assignments.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from app.db import store
+from app.routing import EMPTY_CATALOG, AgentView, Assignment, Catalog, ModelView
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+
+
+def _all(list_page, db) -> list[dict]:
+    items, after = [], None
+    while True:
+        page = list_page(db, after=after, limit=PAGE)
+        items.extend(page)
+        if len(page) < PAGE:
+            return items
+        after = page[-1]["id"]
+
+
+def model_view(m: dict) -> ModelView:
+    return ModelView(id=m["id"], endpoint=m["endpoint"], context_window=int(m["context_window"]),
+                     capacity=int(m["max_concurrency"]),
+                     cost=float(m.get("cost_per_1k_tokens") or 0.0),
+                     prior_latency_ms=float(m.get("prior_latency_ms") or 1000.0),
+                     status=m["status"], capabilities=m.get("capabilities") or {})
+
+
+def agent_view(a: dict) -> AgentView:
+    return AgentView(id=a["id"], task_type=a.get("task_type"),
+                     requirements=a.get("requirements") or {},
+                     min_context=int(a.get("min_context") or 0),
+                     max_latency_ms=a.get("max_latency_ms"),
+                     max_cost_per_1k=a.get("max_cost_per_1k"),
+                     priority=int(a.get("priority") or 0), status=a["status"])
+
+
+class CatalogState:
+    def __init__(self, db, cache) -> None:
+        self._db = db
+        self._cache = cache
+        self._catalog: Catalog = EMPTY_CATALOG
+        self._lock = threading.Lock()  # one reload at a time; readers never wait
+        self.loaded = False
+
+    def current(self) -> Catalog:
+        return self._catalog
+
+    def reload(self) -> Catalog:
+        """Read models, agents and active assignments; swap; then invalidate rankings."""
+        with self._lock:
+            models = _all(store.list_models, self._db)
+            agents = _all(store.list_agents, self._db)
+            active = store.get_active_assignments(self._db)
+            catalog = Catalog.build(
+                [model_view(m) for m in models], [agent_view(a) for a in agents],
+                [Assignment(a["agent_id"], a["model_id"], a["assignment_id"],
+                            a["score"] or 0.0) for a in active])
+            self._catalog = catalog
+            self._cache.invalidate_all()
+            self.loaded = True
+        return catalog
+
+    def try_reload(self) -> bool:
+        try:
+            self.reload()
+            return True
+        except Exception as exc:  # the database may be down: keep routing on the last snapshot
+            log.warning("catalog reload failed, keeping the last snapshot: %s",
+                        type(exc).__name__)
+            return False

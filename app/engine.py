@@ -1,0 +1,224 @@
+"""The service's operations, between the HTTP layer and the parts that do the work.
+
+Route: the router decides in memory, the decision row goes to the group-commit writer, and the
+answer leaves only once the row is durable (database or spool). Outcome: the outcome row is made
+durable first (the database refuses a second one), then the router learns from it. Auto-assign:
+scores and matching in Python over the catalog, persistence and activation in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+
+import numpy as np
+from cachetools import TTLCache
+
+from app import problems
+from app.db import errors, store
+from app.db.store._common import api_time, now
+from app.db.store.decisions import decision_row
+from app.db.writer import Overloaded, UnknownDecision, WriteTimeout
+from app.matching import compare
+from app.routing import NoModelAvailable, UnknownAgent, UnknownStrategy
+from app.scoring import build_inputs, score_matrix
+
+log = logging.getLogger(__name__)
+ROUTE_FIELDS = ("decision_id", "model_id", "endpoint", "fallbacks", "strategy", "score",
+                "cache_hit", "reason")
+
+
+def _unavailable(exc: Exception) -> problems.Unavailable:
+    retry = getattr(exc, "retry_after", 1.0)
+    return problems.Unavailable(f"not accepted now: {exc}", retry_after=max(1, math.ceil(retry)))
+
+
+class Engine:
+    def __init__(self, *, db, writer, router, catalog, ack_timeout_s: float,
+                 recent_max: int = 50_000, recent_ttl_s: float = 300.0) -> None:
+        self.db, self.writer, self.router, self.catalog = db, writer, router, catalog
+        self.ack_timeout_s = ack_timeout_s
+        # Decisions made here, kept until their outcome: an outcome finds its decision without a
+        # database read, and finds it even while the decision row is still in the spool.
+        self._recent: TTLCache = TTLCache(maxsize=recent_max, ttl=recent_ttl_s)
+
+    # -- route and outcomes ---------------------------------------------------------------------
+
+    def route(self, agent_id: str, task_type: str | None, prompt_tokens: int | None,
+              strategy: str | None) -> dict:
+        try:
+            decision = self.router.route(agent_id, task_type, prompt_tokens or 0, strategy)
+        except UnknownAgent as exc:
+            raise problems.NotFound(str(exc)) from None
+        except UnknownStrategy as exc:
+            raise problems.InvalidInput(str(exc), field_errors=[
+                {"field": "strategy", "reason": str(exc)}]) from None
+        except NoModelAvailable as exc:
+            raise problems.Unavailable(f"no model available: {exc.reason}") from None
+        body = decision.to_dict()
+        try:
+            self.writer.write([decision_row(body)], [], timeout=self.ack_timeout_s)
+        except (Overloaded, WriteTimeout) as exc:
+            self.router.abandon(decision.decision_id, decision.model_id)
+            raise _unavailable(exc) from None
+        self._recent[decision.decision_id] = body
+        return {k: body[k] for k in ROUTE_FIELDS}
+
+    def _decision(self, decision_id: str) -> dict:
+        known = self._recent.get(decision_id)
+        if known is not None:
+            return known
+        found = store.get_decision(self.db, decision_id)
+        if found is None:
+            raise problems.NotFound(f"no decision {decision_id}")
+        return found
+
+    def _outcome_row(self, decision: dict, outcome: dict) -> dict:
+        return {"decision_id": decision["decision_id"], "model_id": decision["model_id"],
+                "agent_id": decision["agent_id"], "success": bool(outcome["success"]),
+                "latency_ms": outcome["latency_ms"], "tokens_in": outcome.get("tokens_in"),
+                "tokens_out": outcome.get("tokens_out"),
+                "error_code": outcome.get("error_code"),
+                "recorded_at": now()}
+
+    def record_outcome(self, decision_id: str, outcome: dict) -> dict:
+        decision = self._decision(decision_id)
+        if decision.get("outcome"):
+            raise problems.Conflict(f"decision {decision_id} already has an outcome")
+        row = self._outcome_row(decision, outcome)
+        try:
+            self.writer.write([], [row], timeout=self.ack_timeout_s)
+        except errors.UniqueViolation:
+            raise problems.Conflict(f"decision {decision_id} already has an outcome") from None
+        except UnknownDecision:
+            raise problems.NotFound(f"no decision {decision_id}") from None
+        except (Overloaded, WriteTimeout) as exc:
+            raise _unavailable(exc) from None
+        self._learn(decision, row)
+        return self._with_outcome(decision, row)
+
+    def record_outcomes(self, items: list[dict]) -> list[dict]:
+        """Many outcomes: all submitted at once (one group commit), each judged on its own."""
+        pending, results = [], []
+        for item in items:
+            decision_id = item["decision_id"]
+            try:
+                decision = self._decision(decision_id)
+                if decision.get("outcome"):
+                    raise problems.Conflict("already has an outcome")
+                row = self._outcome_row(decision, item)
+                pending.append((len(results), decision, row,
+                                self.writer.submit([], [row])))
+                results.append({"decision_id": decision_id, "status": 202})
+            except problems.Problem as exc:
+                results.append({"decision_id": decision_id, "status": exc.status,
+                                "detail": exc.detail})
+            except Overloaded as exc:
+                results.append({"decision_id": decision_id, "status": 503, "detail": str(exc)})
+        for index, decision, row, ticket in pending:
+            results[index] = self._settle(ticket, decision, row)
+        return results
+
+    def _settle(self, ticket, decision: dict, row: dict) -> dict:
+        decision_id = decision["decision_id"]
+        try:
+            ticket.wait(self.ack_timeout_s)
+        except errors.UniqueViolation:
+            return {"decision_id": decision_id, "status": 409, "detail": "already has an outcome"}
+        except UnknownDecision:
+            return {"decision_id": decision_id, "status": 404, "detail": "no such decision"}
+        except WriteTimeout as exc:
+            return {"decision_id": decision_id, "status": 503, "detail": str(exc)}
+        self._learn(decision, row)
+        return {"decision_id": decision_id, "status": 201}
+
+    def _learn(self, decision: dict, row: dict) -> None:
+        self._recent.pop(decision["decision_id"], None)
+        self.router.record_outcome(decision["decision_id"], decision["model_id"],
+                                   row["success"], float(row["latency_ms"]))
+
+    @staticmethod
+    def _with_outcome(decision: dict, row: dict) -> dict:
+        outcome = {k: row[k] for k in ("success", "latency_ms", "tokens_in", "tokens_out",
+                                       "error_code", "recorded_at")}
+        outcome["recorded_at"] = api_time(row["recorded_at"])
+        return {**decision, "outcome": outcome}
+
+    # -- catalog and assignments ----------------------------------------------------------------
+
+    def catalog_changed(self) -> None:
+        self.catalog.reload()
+
+    def _score_inputs(self):
+        catalog = self.catalog.reload()
+        models = [store.get_model(self.db, m) for m in catalog.models]
+        agents = [store.get_agent(self.db, a) for a in catalog.agents]
+        health = store.get_model_health(self.db)
+        return catalog, build_inputs([m for m in models if m], [a for a in agents if a], health)
+
+    def scores(self) -> dict:
+        _, inputs = self._score_inputs()
+        matrix = score_matrix(inputs)
+        return {"agents": list(matrix.agent_ids), "models": list(matrix.model_ids),
+                "scores": np.round(matrix.scores, 6).tolist(),
+                "feasible": matrix.feasible.tolist()}
+
+    def auto_assign(self, method: str, dry_run: bool) -> dict:
+        catalog, inputs = self._score_inputs()
+        matrix = score_matrix(inputs)
+        agent_index = {a: i for i, a in enumerate(matrix.agent_ids)}
+        model_index = {m: j for j, m in enumerate(matrix.model_ids)}
+        pins = {agent_index[a.agent_id]: model_index[a.model_id]
+                for a in self._manual_pins(catalog)
+                if a.agent_id in agent_index and a.model_id in model_index}
+        result = compare(matrix.scores, matrix.feasible, inputs.capacity, pins=pins,
+                         priority=inputs.priority)
+        chosen = result.hungarian if method == "hungarian" else result.greedy
+        assignments = [{"agent_id": matrix.agent_ids[a], "model_id": matrix.model_ids[m],
+                        "score": round(float(s), 6),
+                        "method": "manual" if a in pins else method}
+                       for a, m, s in chosen.pairs]
+        run = {"run_id": str(uuid.uuid4()), "method": method, "dry_run": dry_run,
+               "total_score": round(float(chosen.total_score), 6),
+               "greedy_total_score": round(float(result.greedy.total_score), 6),
+               "improvement_pct": round(float(result.improvement_pct), 4),
+               "unassigned": [{"agent_id": matrix.agent_ids[a], "reason": reason}
+                              for a, reason in chosen.unassigned]}
+        if not dry_run and assignments:  # a run that places nobody has nothing to activate
+            store.create_assignment_run(self.db, run, assignments, activate=True)
+            self.catalog.reload()
+        return {**run, "assignments": [{k: a[k] for k in ("agent_id", "model_id", "score")}
+                                       for a in assignments]}
+
+    def _manual_pins(self, catalog):
+        manual = {a["agent_id"] for a in store.get_active_assignments(self.db)
+                  if a["method"] == "manual"}
+        return [a for a in catalog.assignments.values() if a.agent_id in manual]
+
+    def pin(self, agent_id: str, model_id: str) -> dict:
+        agent = store.get_agent(self.db, agent_id)
+        if agent is None:
+            raise problems.NotFound(f"no agent {agent_id}")
+        model = store.get_model(self.db, model_id)
+        if model is None:
+            raise problems.NotFound(f"no model {model_id}")
+        if model["status"] != "active":
+            raise problems.Conflict(f"model {model_id} is {model['status']}")
+        assignment = store.pin_assignment(self.db, agent_id, model_id)
+        self.catalog.reload()
+        return assignment
+
+    # -- figures --------------------------------------------------------------------------------
+
+    def load(self) -> list[dict]:
+        cooling = {c["model_id"]: c for c in self.router.cooldowns()}
+        return [{**row, "cooldown": cooling.get(row["model_id"])}
+                for row in self.router.model_status()]
+
+    def cooldowns(self) -> list[dict]:
+        return self.router.cooldowns()
+
+    def db_figures(self) -> dict:
+        return {"pool": self.db.stats(), "writer": self.writer.stats(),
+                "cache": self.router.cache.stats()}
