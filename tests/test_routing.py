@@ -523,7 +523,8 @@ def test_uuid7_time_and_monotonic_across_threads():
     value, at = new_decision_id_with_time()
     after = datetime.now(UTC)
     assert decision_time(value) == at
-    assert before - timedelta(milliseconds=1) <= at <= after
+    # ms precision (floored); the generator may borrow a millisecond ahead only past 2,048 ids/ms
+    assert before - timedelta(milliseconds=1) <= at <= after + timedelta(milliseconds=2)
     with pytest.raises(ValueError):
         decision_time(str(uuid.uuid4()))
     per_thread: list[list[str]] = [[] for _ in range(8)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from itertools import chain
 
 from app.cache import RankingCache, size_bucket
 from app.ids import new_decision_id_with_time
@@ -123,11 +124,13 @@ class Router:
         is_probe = chosen.model_id in probes
         if is_probe:
             reason += "; half-open probe after cooldown"
-        fallbacks = [
-            {"model_id": c.model_id, "endpoint": c.endpoint}
-            for c in (live + spare)
-            if c is not chosen and c.model_id not in probes
-        ][: self._max_fallbacks]
+        fallbacks: list[dict] = []
+        if self._max_fallbacks:
+            for c in chain(live, spare):  # live in ranking order, then full ones
+                if c is not chosen and c.model_id not in probes:
+                    fallbacks.append({"model_id": c.model_id, "endpoint": c.endpoint})
+                    if len(fallbacks) == self._max_fallbacks:
+                        break
         return Decision(
             decision_id=decision_id,
             agent_id=agent_id,
