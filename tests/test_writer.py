@@ -212,21 +212,37 @@ def test_concurrent_requests_share_commits_and_every_row_lands_once(
     writer = writers(db, migrated["spool.path"], max_wait_ms=5.0)
     acked: Counter = Counter()
     failures: list[BaseException] = []
+    lock = threading.Lock()
+    done = threading.Event()
 
     def client(agent: str) -> None:
         try:
             for i in range(15):
                 row = decision(agent, seeded[agent])
-                acked[writer.write([row], [])] += 1
-                acked[writer.write([], [outcome(row["decision_id"], i % 3 != 0, 5.0 + i)])] += 1
+                first = writer.write([row], [])
+                second = writer.write([], [outcome(row["decision_id"], i % 3 != 0, 5.0 + i)])
+                with lock:
+                    acked.update([first, second])
+        except BaseException as exc:
+            failures.append(exc)
+
+    def observer() -> None:  # figures are read while commits are being recorded
+        try:
+            while not done.is_set():
+                assert writer.stats()["queue_depth_rows"] <= writer.queue_max
+                time.sleep(0.001)
         except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=client, args=(AGENTS[n % 3],)) for n in range(12)]
+    watcher = threading.Thread(target=observer)
+    watcher.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join(20)
+    done.set()
+    watcher.join(5)
     assert failures == []
     assert acked == {"database": 12 * 15 * 2}
     stats = writer.stats()

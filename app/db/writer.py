@@ -519,7 +519,9 @@ class Writer:
 
 
 class WriterStats:
-    """Counters and latency samples; written by the writer thread, read by anyone."""
+    """Counters and latency samples; written by the writer thread (overloaded and withdrawn
+    under the writer's queue lock), read by anyone. The lock keeps a reader's batch figures
+    consistent with each other while a commit is being recorded."""
 
     _BUCKETS = (1, 10, 50, 100, 200, 500, 1000)
 
@@ -532,22 +534,28 @@ class WriterStats:
         self.histogram = dict.fromkeys(self._BUCKETS + (None,), 0)
         self.latencies: deque[float] = deque(maxlen=2048)
         self.latency_total = self.latency_max = 0.0
+        self._lock = threading.Lock()
 
     def committed(self, rows: int, latency: float) -> None:
-        self.batches += 1
-        self.rows += rows
-        self.batch_max = max(self.batch_max, rows)
         bucket = next((b for b in self._BUCKETS if rows <= b), None)
-        self.histogram[bucket] += 1
-        self.latencies.append(latency)
-        self.latency_total += latency
-        self.latency_max = max(self.latency_max, latency)
+        with self._lock:
+            self.batches += 1
+            self.rows += rows
+            self.batch_max = max(self.batch_max, rows)
+            self.histogram[bucket] += 1
+            self.latencies.append(latency)
+            self.latency_total += latency
+            self.latency_max = max(self.latency_max, latency)
 
     def seconds_per_row(self) -> float:
         """Recent commit time per row (0.001 s before the first commit)."""
         return self.latency_total / self.rows if self.rows else 0.001
 
     def as_dict(self) -> dict:
+        with self._lock:
+            return self._as_dict()
+
+    def _as_dict(self) -> dict:
         samples = sorted(self.latencies)
         p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] if samples else 0.0
         avg = self.latency_total / self.batches if self.batches else 0.0
