@@ -591,6 +591,7 @@ class WriterStats:
 
 INSERT_DECISION = "insert-decision"
 GET_DECISION = "get-decision"
+GET_OUTCOME = "get-outcome"
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
 
@@ -671,14 +672,14 @@ def _apply_idempotent(db, conn, entries: list[SpoolEntry], batch_id: str) -> tup
     """
     decisions, outcomes, dropped = [], [], []
     for entry in entries:
-        found = db.query(conn, GET_DECISION, {"decision_id": entry.key})
-        recorded = found[0]["recorded_at"] if found else None
         if entry.kind == "decision":
-            if not found:
+            if not db.query(conn, GET_DECISION, {"decision_id": entry.key}):
                 decisions.append(entry.row)
-        elif recorded is None:
+            continue
+        found = db.query(conn, GET_OUTCOME, {"decision_id": entry.key})
+        if not found:
             outcomes.append(entry.row)
-        elif db_time(recorded) != entry.row["recorded_at"]:
+        elif db_time(found[0]["recorded_at"]) != entry.row["recorded_at"]:
             dropped.append(entry.key)  # same time: this very row, committed before a crash
     _insert(db, conn, decisions, outcomes, batch_id)
     return len(decisions) + len(outcomes), dropped
