@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from api_support import CATALOG_AGENTS, CATALOG_MODELS, ROLES, Api
 
+from app import create_app
 from app.api import auth
 from app.config import load_config
 from app.db import deploy
@@ -43,3 +47,28 @@ def catalog(api) -> dict:
         "models": [m["id"] for m in CATALOG_MODELS],
         "agents": [a["id"] for a in CATALOG_AGENTS],
     }
+
+
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory, template_db):
+    """One app (and a key per role) for a module's tests that change nothing: refused writes,
+    reads of missing things, role checks. Building an app per case would dominate the run."""
+    folder = tmp_path_factory.mktemp("shared")
+    shutil.copyfile(template_db, folder / "router.db")
+    settings = {
+        "sqlite.path": str(folder / "router.db"),
+        "spool.path": str(folder / "spool.db"),
+        "background.enabled": False,
+        "pool.min_connections": 1,
+        "pool.max_connections": 4,
+        "catalog.bootstrap_file": "",
+    }
+    with pytest.MonkeyPatch.context() as env:  # settings come from `settings` only
+        for name in list(os.environ):
+            if name.startswith(("HANA_", "MODEL_ROUTER_")) and name != "HANA_TEST_URL":
+                env.delenv(name)
+        application = create_app(settings)
+    application.config["TESTING"] = True
+    ring = auth.keyring(application)
+    yield Api(application.test_client(), {role: ring.create(role, role)[1] for role in ROLES})
+    application.extensions["router"].stop()

@@ -55,9 +55,9 @@ def test_create_twice_is_409(api, kind):
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
 @pytest.mark.parametrize("item_id", ["missing", "not valid!", "x" * 300])
-def test_unknown_id_is_404(api, kind, method, item_id):
+def test_unknown_id_is_404(shared_api, kind, method, item_id):
     body = {"display_name": "x"} if method == "PATCH" else None
-    assert_problem(api.call(method, f"/api/v1/{kind}/{item_id}", body), 404)
+    assert_problem(shared_api.call(method, f"/api/v1/{kind}/{item_id}", body), 404)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -92,8 +92,8 @@ def test_pagination_walks_every_item_once(api, kind):
     ],
 )
 @pytest.mark.parametrize("kind", KINDS)
-def test_list_query_errors(api, kind, query, field):
-    assert_problem(api.get(f"/api/v1/{kind}{query}"), 422, field)
+def test_list_query_errors(shared_api, kind, query, field):
+    assert_problem(shared_api.get(f"/api/v1/{kind}{query}"), 422, field)
 
 
 def test_list_filters_by_status(api, catalog):
@@ -193,16 +193,16 @@ MODEL_ERRORS = [
 
 
 @pytest.mark.parametrize("change,field", MODEL_ERRORS)
-def test_model_validation_errors(api, change, field):
-    assert_problem(api.post("/api/v1/models", model_body("m", **change)), 422, field)
-    assert api.get("/api/v1/models").get_json()["items"] == []
+def test_model_validation_errors(shared_api, change, field):
+    assert_problem(shared_api.post("/api/v1/models", model_body("m", **change)), 422, field)
+    assert shared_api.get("/api/v1/models").get_json()["items"] == []
 
 
 @pytest.mark.parametrize("missing", ["id", "endpoint", "context_window"])
-def test_model_required_fields(api, missing):
+def test_model_required_fields(shared_api, missing):
     body = model_body("m")
     del body[missing]
-    problem = assert_problem(api.post("/api/v1/models", body), 422, missing)
+    problem = assert_problem(shared_api.post("/api/v1/models", body), 422, missing)
     assert problem["errors"] == [{"field": missing, "reason": "Field required"}]
 
 
@@ -224,8 +224,8 @@ AGENT_ERRORS = [
 
 
 @pytest.mark.parametrize("change,field", AGENT_ERRORS)
-def test_agent_validation_errors(api, change, field):
-    assert_problem(api.post("/api/v1/agents", agent_body("a", **change)), 422, field)
+def test_agent_validation_errors(shared_api, change, field):
+    assert_problem(shared_api.post("/api/v1/agents", agent_body("a", **change)), 422, field)
 
 
 def test_many_errors_are_reported_together(api):

@@ -28,9 +28,9 @@ pytest_plugins = ["api_fixtures"]
         ("null", "application/json", 422),
     ],
 )
-def test_bad_bodies(api, data, content_type, status):
+def test_bad_bodies(shared_api, data, content_type, status):
     headers = {"Content-Type": content_type} if content_type else {}
-    response = api.call("POST", "/api/v1/models", data=data, headers=headers)
+    response = shared_api.call("POST", "/api/v1/models", data=data, headers=headers)
     assert_problem(response, status)
 
 

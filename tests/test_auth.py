@@ -95,8 +95,8 @@ def _expected(level: str, role: str | None) -> int | None:
 @pytest.mark.parametrize(
     "method,path,level", ACCESS_TABLE, ids=[f"{m} {p}" for m, p, _ in ACCESS_TABLE]
 )
-def test_roles(api, method, path, level, role):
-    response = api.call(
+def test_roles(shared_api, method, path, level, role):
+    response = shared_api.call(
         method, path, json={} if method in ("POST", "PUT", "PATCH") else None, role=role
     )
     expected = _expected(level, role)
@@ -122,9 +122,9 @@ def test_roles(api, method, path, level, role):
         "{admin}",
     ],
 )
-def test_bad_credentials_are_401(api, keys, header):
-    response = api.client.get(
-        "/api/v1/models", headers={"Authorization": header.format(admin=keys["admin"])}
+def test_bad_credentials_are_401(shared_api, header):
+    response = shared_api.client.get(
+        "/api/v1/models", headers={"Authorization": header.format(admin=shared_api.keys["admin"])}
     )
     assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="model-router"')

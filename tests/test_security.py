@@ -42,6 +42,10 @@ def _tables(config) -> set[str]:
         return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
+def _settings(api: Api):
+    return api.client.application.extensions["router"].config
+
+
 @pytest.mark.parametrize("text", HOSTILE)
 def test_text_fields_are_stored_verbatim(api, config, text):
     created = api.post("/api/v1/models", model_body("m1", display_name=text, provider=text))
@@ -69,7 +73,7 @@ def test_text_fields_are_stored_verbatim(api, config, text):
         ("agents", "requirements"),
     ],
 )
-def test_hostile_ids_are_refused(api, config, text, kind, field):
+def test_hostile_ids_are_refused(shared_api, text, kind, field):
     make = model_body if kind == "models" else agent_body
     if field in ("capabilities", "requirements"):
         body = make("ok", **{field: {text: 0.5}})
@@ -77,16 +81,16 @@ def test_hostile_ids_are_refused(api, config, text, kind, field):
     else:
         body = make("ok", **{field: text})
         expected = field
-    assert_problem(api.post(f"/api/v1/{kind}", body), 422, expected)
-    assert api.get(f"/api/v1/{kind}").get_json()["items"] == []
-    assert TABLES <= _tables(config)
+    assert_problem(shared_api.post(f"/api/v1/{kind}", body), 422, expected)
+    assert shared_api.get(f"/api/v1/{kind}").get_json()["items"] == []
+    assert TABLES <= _tables(_settings(shared_api))
 
 
 @pytest.mark.parametrize("text", HOSTILE + ["x" * 5000])
-def test_hostile_ids_in_paths_and_queries(api, config, text):
+def test_hostile_ids_in_paths_and_queries(shared_api, text):
     from urllib.parse import quote
 
-    api.post("/api/v1/models", model_body("m1"))
+    shared_api.post("/api/v1/models", model_body("m1"))
     segment = quote(text, safe="")
     for method, path in [
         ("GET", f"/api/v1/models/{segment}"),
@@ -96,20 +100,22 @@ def test_hostile_ids_in_paths_and_queries(api, config, text):
         ("DELETE", f"/api/v1/keys/{segment}"),
         ("GET", f"/api/v1/analytics/models/{segment}/performance"),
     ]:
-        response = api.call(method, path, {"display_name": "x"} if method == "PATCH" else None)
+        response = shared_api.call(
+            method, path, {"display_name": "x"} if method == "PATCH" else None
+        )
         assert response.status_code in (404, 422), (method, path, response.status_code)
         assert response.mimetype == "application/problem+json"
     for query in [f"status={segment}", f"cursor={segment}", f"limit={segment}"]:
-        assert_problem(api.get(f"/api/v1/models?{query}"), 422)
+        assert_problem(shared_api.get(f"/api/v1/models?{query}"), 422)
     for body in [
         {"agent_id": text},
         {"agent_id": "a", "task_type": text},
         {"agent_id": "a", "strategy": text},
     ]:
-        assert_problem(api.post("/api/v1/route", body), 422)
-    assert_problem(api.put("/api/v1/assignments/a1", {"model_id": text}), 422, "model_id")
-    assert TABLES <= _tables(config)
-    assert [m["id"] for m in api.get("/api/v1/models").get_json()["items"]] == ["m1"]
+        assert_problem(shared_api.post("/api/v1/route", body), 422)
+    assert_problem(shared_api.put("/api/v1/assignments/a1", {"model_id": text}), 422, "model_id")
+    assert TABLES <= _tables(_settings(shared_api))
+    assert [m["id"] for m in shared_api.get("/api/v1/models").get_json()["items"]] == ["m1"]
 
 
 @pytest.mark.parametrize(

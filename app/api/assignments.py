@@ -27,10 +27,7 @@ bp = Blueprint("assignments", __name__)
     "result is returned and nothing is activated.",
 )
 def auto_assign(body: AutoAssignIn):
-    result = engine().auto_assign(body.method, body.dry_run)
-    if not body.dry_run:
-        engine().catalog_changed()
-    return result
+    return engine().auto_assign(body.method, body.dry_run)  # the engine reloads the catalog
 
 
 @bp.get("/api/v1/assignments")
@@ -54,11 +51,9 @@ def list_assignments(query: PageQuery):
     errors=(409,),
     path_params={"agent_id": ID_PARAM_SCHEMA},
     description="A manual assignment, active at once; the next auto-assign run keeps it "
-    "unless the agent or the model is disabled. 409 when the model cannot "
-    "serve the agent.",
+    "unless the agent or the model is disabled. 404 for an unknown agent or model, 409 "
+    "when the model is not active.",
 )
 def pin(agent_id: str, body: PinIn):
     require_id("agent", agent_id)
-    result = engine().pin(agent_id, body.model_id)
-    engine().catalog_changed()
-    return result
+    return engine().pin(agent_id, body.model_id)  # the engine reloads the catalog

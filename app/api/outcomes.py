@@ -38,7 +38,8 @@ def record_outcome(decision_id: str, body: OutcomeIn):
     response=OutcomeBatchOut,
     errors=(503,),
     description="Each item is answered on its own: status 201 (recorded), 404 (no such "
-    "decision) or 409 (already has an outcome). The request itself is 200.",
+    "decision), 409 (already has an outcome) or 503 (not accepted now; send it again). The "
+    "request itself is 200.",
 )
 def record_outcomes(body: OutcomeBatchIn):
     results = engine().record_outcomes([item.model_dump() for item in body.items])

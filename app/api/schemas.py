@@ -267,7 +267,7 @@ class DecisionOut(RouteOut):
 
 class BatchItemOut(BaseModel):
     decision_id: str
-    status: Literal[201, 404, 409]
+    status: Literal[201, 404, 409, 503]
     detail: str | None = None
 
 
