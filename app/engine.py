@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 
 import numpy as np
@@ -116,14 +117,16 @@ class Engine:
                                 "detail": exc.detail})
             except Overloaded as exc:
                 results.append({"decision_id": decision_id, "status": 503, "detail": str(exc)})
+        deadline = time.monotonic() + self.ack_timeout_s  # one budget for the whole batch
         for index, decision, row, ticket in pending:
-            results[index] = self._settle(ticket, decision, row)
+            results[index] = self._settle(ticket, decision, row, deadline)
         return results
 
-    def _settle(self, ticket, decision: dict, row: dict) -> dict:
+    def _settle(self, ticket, decision: dict, row: dict, deadline: float) -> dict:
         decision_id = decision["decision_id"]
         try:
-            ticket.wait(self.ack_timeout_s)
+            # never wait(0): a timed-out wait withdraws rows the writer has not taken yet
+            ticket.wait(max(0.01, deadline - time.monotonic()))
         except errors.UniqueViolation:
             return {"decision_id": decision_id, "status": 409, "detail": "already has an outcome"}
         except UnknownDecision:
