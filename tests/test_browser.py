@@ -70,7 +70,7 @@ AGENTS = [
 ]
 # Fires for every model with traffic: the seeded database always has open alerts to acknowledge.
 ALERT_RULE = {
-    "id": "browser-test-latency",
+    "rule_id": "browser-test-latency",
     "name": "p95 latency above 1 ms over 60 minutes",
     "metric": "p95_latency_ms",
     "comparator": "gt",
@@ -142,12 +142,26 @@ class DashboardServer:
                 raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
             try:
                 if self.api("GET", "/readyz", key=None)[0] == 200:
+                    self._check_dashboard()
                     return self
             except OSError:
                 pass
             time.sleep(0.2)
         self.__exit__(None, None, None)
         raise AssertionError(f"server not ready in 60 s: {self.log.read_text()[-3000:]}")
+
+    def _check_dashboard(self) -> None:
+        try:
+            with urllib.request.urlopen(self.url + "/login", timeout=10) as response:
+                ok = response.status == 200 and b"api_key" in response.read()
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            ok = False
+        if not ok:
+            self.__exit__(None, None, None)
+            raise AssertionError(
+                "no dashboard at /login: create_app must call app.web.register_web(app)"
+            )
 
     def __exit__(self, *exc) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -240,7 +254,7 @@ class DashboardServer:
     def alert_state(self, alert_id: str) -> str:
         for state in ("open", "acknowledged", "resolved"):
             items = self.must("GET", f"/api/v1/alerts?state={state}&limit=500")["items"]
-            if any(str(item["alert_id"]) == str(alert_id) for item in items):
+            if any(str(item.get("alert_id", item.get("id"))) == str(alert_id) for item in items):
                 return state
         return "missing"
 
@@ -323,7 +337,8 @@ def test_every_chart_is_drawn_with_seeded_data(page, server, screenshots):
             for chart in charts:
                 assert state[chart]["points"] > 0, f"{name}: chart {chart} has no data"
                 assert state[chart]["painted"] > 0, f"{name}: chart {chart} is blank"
-        page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+        # The decisions page is a long table: its first screen says enough.
+        page.screenshot(path=str(screenshots / f"{name}.png"), full_page=name != "decisions")
     assert page.problems == []
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from app.api.auth import KeyRing
 from app.db import store
-from app.web import register_web
+from app.web import register_web, series
+from app.web.formatting import fmt, metric_text
 
 EVIL = "<script>alert(1)</script>"
 MODELS = {"fast-small": 250.0, "balanced-medium": 800.0, EVIL: 1500.0}
@@ -120,7 +121,8 @@ class FakeEngine:
             {
                 "model_id": EVIL,
                 "state": "cooling",
-                "until": "2026-01-21T12:00:30+00:00",
+                "until": 1234.5,
+                "until_utc": "2026-01-21T12:00:30+00:00",
                 "reason": "3 consecutive failures",
             }
         ]
@@ -462,7 +464,7 @@ def test_models_page_shares_and_cooldowns(web, keys):
     assert rows[EVIL]["cooldown_state"] == "cooling"
     assert rows["fast-small"]["utilization"] == 0.5
     assert set(body["latency"]["series"]) == set(MODELS)
-    assert len(body["latency"]["labels"]) == 24
+    assert len(body["latency"]["labels"]) == 6  # traffic only in the last two hours
     html = web.get("/dashboard/models").get_data(as_text=True)
     assert "3 consecutive failures" in html
 
@@ -524,3 +526,65 @@ def test_decisions_search_ignores_bad_input(web, keys):
     login(web, keys["viewer"])
     body = web.get("/dashboard/api/decisions?strategy=nope&before=x'--").get_json()
     assert len(body["items"]) == 50
+
+
+# -- shaping and formatting rules ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "pct", "expected"),
+    [
+        ([], 50, None),
+        ([7.0], 99, 7.0),
+        ([1.0, 2.0, 3.0, 4.0], 50, 2.0),
+        ([float(v) for v in range(1, 101)], 95, 95.0),
+        ([float(v) for v in range(1, 101)], 99, 99.0),
+    ],
+)
+def test_nearest_rank_matches_the_views(values, pct, expected):
+    assert series.nearest_rank(values, pct) == expected
+
+
+@pytest.mark.parametrize(
+    ("score", "step"), [(None, 0), (0.0, 0), (0.04, 0), (0.56, 6), (1.0, 10), (1.7, 10)]
+)
+def test_heat_steps(score, step):
+    assert series.heat(score) == step
+
+
+def test_trim_leading_hours():
+    hours = series.axis(datetime(2026, 1, 21, 12, 30, tzinfo=UTC), timedelta(hours=1), 24)
+    assert hours[-1] == datetime(2026, 1, 21, 12, tzinfo=UTC) and len(hours) == 24
+    assert series.trim_leading_hours(hours, [], 6) == hours[-6:]
+    early = [{"hour_start": "2026-01-21T01:00:00+00:00"}]
+    assert series.trim_leading_hours(hours, early, 6) == hours[-12:]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "text"),
+    [
+        (None, "int", "–"),
+        (1234.4, "int", "1,234"),
+        (0.9876, "pct", "98.8 %"),
+        (850.2, "ms", "850 ms"),
+        (12345.0, "ms", "12.35 s"),
+        (-3.25, "pctpoints", "-3.2 %"),
+        ("2026-01-21T20:50:03.5+00:00", "time", "20:50:03"),
+        ("not a time", "time", "not a time"),
+    ],
+)
+def test_fmt(value, kind, text):
+    assert fmt(value, kind) == text
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "text"),
+    [
+        ("error_rate", 0.125, "12.5 %"),
+        ("p95_latency_ms", 5200.0, "5,200 ms"),
+        ("utilization", 0.95, "95.0 %"),
+        ("no_traffic", 0, "0"),
+    ],
+)
+def test_alert_values_read_by_metric(metric, value, text):
+    assert metric_text(metric, value) == text

@@ -21,6 +21,19 @@ def fmt(value, kind: str = "text") -> str:
         return str(value)
 
 
+# How an alert metric's observed value and threshold read (ALERT_RULES.METRIC).
+METRIC_FORMATS = {
+    "error_rate": "pct",
+    "utilization": "pct",
+    "p95_latency_ms": "ms",
+    "no_traffic": "int",
+}
+
+
+def metric_text(metric: str, value) -> str:
+    return fmt(value, METRIC_FORMATS.get(metric, "num2"))
+
+
 def _int(value) -> str:
     return f"{round(float(value)):,}"
 
@@ -55,6 +68,7 @@ def _parse(value) -> datetime:
 _FORMATS = {
     "text": str,
     "badge": str,
+    "num": str,
     "int": _int,
     "num1": lambda v: f"{float(v):,.1f}",
     "num2": lambda v: f"{float(v):,.2f}",

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from app.db import store
 from app.routing.strategies import STRATEGIES
 from app.web import series
+from app.web.formatting import metric_text
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ SEARCH_SCAN_PAGES = 20  # strategy is filtered here: read at most this many page
 OVERVIEW_MINUTES = 60
 OVERVIEW_MAX_DECISIONS = 5000
 MODEL_HOURS = 24
+MODEL_MIN_HOURS = 6  # the latency axis starts at the first hour with traffic, showing at least 6
 _DECISION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ALERT_ID = re.compile(r"^[0-9]{1,18}$")
 
@@ -124,6 +126,7 @@ def models(services) -> dict:
     now = _now()
     hours = series.axis(now, timedelta(hours=1), MODEL_HOURS)
     hourly = store.list_hourly_model_metrics(services.db, hours[0], now + timedelta(hours=1))
+    hours = series.trim_leading_hours(hours, hourly, MODEL_MIN_HOURS)
     day = {row["model_id"]: row for row in store.get_routing_analytics_24h(services.db)["items"]}
     health = store.get_model_health(services.db)
     load = {item["model_id"]: item for item in services.engine.load()}
@@ -137,7 +140,7 @@ def models(services) -> dict:
             {
                 "model_id": model_id,
                 "status": (health.get(model_id) or {}).get("status"),
-                "cooldown_state": cooldown.get("state", "closed"),
+                "cooldown_state": cooldown.get("state") or live.get("breaker") or "closed",
                 "requests": stats.get("requests", 0),
                 "share": series.ratio(stats.get("requests", 0), total),
                 "success_rate": stats.get("success_rate"),
@@ -259,4 +262,9 @@ def acknowledge_alert(services, alert_id: str, key_id: str | None) -> bool:
 
 def _alert(alert: dict) -> dict:
     alert_id = alert["alert_id"] if "alert_id" in alert else alert["id"]
-    return {**{k: v for k, v in alert.items() if k != "id"}, "alert_id": alert_id}
+    return {
+        **{k: v for k, v in alert.items() if k != "id"},
+        "alert_id": alert_id,
+        "observed_text": metric_text(alert["metric"], alert.get("observed_value")),
+        "threshold_text": metric_text(alert["metric"], alert.get("threshold")),
+    }

@@ -95,6 +95,14 @@ def hourly_by_model(rows: Iterable[dict], hours: list[datetime]) -> dict:
     return {"labels": [h.isoformat() for h in hours], "series": dict(sorted(series.items()))}
 
 
+def trim_leading_hours(hours: list[datetime], rows: list[dict], keep: int) -> list[datetime]:
+    """Drop the hours before the first one with traffic, keeping at least the last `keep`."""
+    with_data = [parse_time(r["hour_start"]) for r in rows]
+    first = min(with_data, default=hours[-1])
+    start = min(max(0, len(hours) - keep), next((i for i, h in enumerate(hours) if h >= first), 0))
+    return hours[start:]
+
+
 def totals(series: dict) -> dict:
     """The overview tiles: the last minute's request rate, window-wide rates and p95."""
     requests = sum(series["requests_per_min"])
@@ -108,11 +116,9 @@ def totals(series: dict) -> dict:
         for rate, n in zip(series["cache_hit_rate"], series["requests_per_min"], strict=True)
     )
     recent_p95 = [v for v in series["p95_ms"] if v is not None]
-    last = series["requests_per_min"][-2:] if series["requests_per_min"] else [0]
     return {
         "requests": requests,
-        # The current minute is still filling: the rate is the last complete minute's.
-        "requests_per_min": last[0] if len(last) == 2 else last[-1],
+        "current_minute": series["requests_per_min"][-1] if series["requests_per_min"] else 0,
         "success_rate": ratio(weighted_success, outcomes),
         "cache_hit_rate": ratio(hits, requests),
         "p95_ms": recent_p95[-1] if recent_p95 else None,

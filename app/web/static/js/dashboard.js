@@ -32,6 +32,7 @@
   var FORMATS = {
     text: function (v) { return String(v); },
     badge: function (v) { return String(v); },
+    num: function (v) { return String(v); },
     "int": function (v) { return Math.round(num(v)).toLocaleString("en-US"); },
     num1: function (v) { return num(v).toLocaleString("en-US", {minimumFractionDigits: 1, maximumFractionDigits: 1}); },
     num2: function (v) { return num(v).toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2}); },
@@ -72,9 +73,19 @@
   /* ---- chart definitions: payload -> {type, data, options} ------------------------------- */
 
   function color(i) { return PALETTE[i % PALETTE.length]; }
+  // Lines skip the gaps of minutes or hours without traffic; a value with no neighbour would
+  // draw nothing, so it gets a dot.
+  function isolatedPointRadius(ctx) {
+    var data = ctx.dataset.data;
+    var i = ctx.dataIndex;
+    var lonely = (i === 0 || data[i - 1] == null) && (i === data.length - 1 || data[i + 1] == null);
+    return lonely && data[i] != null ? 3 : 0;
+  }
   function line(label, values, i, extra) {
     var ds = {label: label, data: values, borderColor: color(i), backgroundColor: color(i) + "33",
-              pointRadius: 0, borderWidth: 2, tension: 0.25, spanGaps: true};
+              pointRadius: isolatedPointRadius, pointHoverRadius: 4, borderWidth: 2,
+              pointBackgroundColor: color(i),
+              tension: 0.25, spanGaps: false};
     return Object.assign(ds, extra || {});
   }
   function pctValues(values) { return values.map(function (v) { return v == null ? null : +(v * 100).toFixed(2); }); }
@@ -213,7 +224,7 @@
           var value = row[col.key];
           if (col.format === "badge") { td.appendChild(badge(value)); }
           else { td.textContent = fmt(value, col.format); }
-          if (["int", "num1", "num2", "num3", "pct", "ms"].indexOf(col.format) >= 0) { td.className = "num"; }
+          if (["num", "int", "num1", "num2", "num3", "pct", "ms"].indexOf(col.format) >= 0) { td.className = "num"; }
           tr.appendChild(td);
         });
         return tr;
