@@ -113,6 +113,16 @@ class LoadTracker:
             self._observe(model_id, success, latency_ms)
             return True
 
+    def cancel(self, decision_id: str) -> bool:
+        """Release a request that never reached its model (e.g. its decision could not be
+        stored), learning nothing from it; False when the id is not open."""
+        with self._lock:
+            entry = self._open.pop(decision_id, None)
+            if entry is None:
+                return False
+            self._release(entry[0])
+            return True
+
     def observe(self, model_id: str, success: bool, latency_ms: float) -> None:
         """Learn a latency that has no open decision (e.g. a health check)."""
         with self._lock:

@@ -208,3 +208,16 @@ def test_utilization_and_snapshot_rows():
 def test_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError):
         LoadTracker(**kwargs)
+
+
+def test_cancel_releases_without_learning():
+    from app.load import LoadTracker
+
+    tracker = LoadTracker(60.0)
+    assert tracker.start("d1", "m")
+    assert tracker.inflight("m") == 1
+    assert tracker.cancel("d1") is True
+    assert tracker.inflight("m") == 0
+    assert tracker.ewma_latency_ms("m") is None
+    assert tracker.cancel("d1") is False
+    assert tracker.finish("d1", True, 10.0) is False

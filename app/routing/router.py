@@ -204,6 +204,12 @@ class Router:
         self._learner.learn(model_id, decision_id, bool(success), self._clock())
         return True
 
+    def abandon(self, decision_id: str, model_id: str) -> bool:
+        """Forget a decision that was never acknowledged (the writer refused it): release its
+        load and its half-open probe, and learn nothing about the model."""
+        self._learner.release_probe(model_id, decision_id)
+        return self.load.cancel(decision_id)
+
     def expire(self, now: float | None = None) -> int:
         """Expire lost in-flight requests (each a failure); route calls it about once a second."""
         now = self._clock() if now is None else now
