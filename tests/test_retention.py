@@ -1,0 +1,231 @@
+"""Retention: SP_PURGE_HISTORY drops raw rows past `retention.days` and keeps the rollups.
+
+Raw decisions, outcomes and load snapshots are stored with known ages on both sides of the
+cutoff (45, 31, 29 days and 2 hours old); every analytics answer that reads rollups (hourly
+metrics of the purged hours, routing stats over a year, one model's performance, top pairs) is
+read before and after the purge and must not change. The purge runs three ways: through
+`store.purge_history`, through the service's own background task (the `retention` task that
+Services.build wires from the settings), and through `Background.run_due` on an injected clock
+while the database is down and after it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.background import Background, Task
+from app.db import errors, store
+from app.db.database import Database
+from app.db.faults import FaultySqliteBackend
+from app.ids import new_decision_id
+
+RETENTION_DAYS = 30
+# (age, decisions) per model; outcomes for every decision but the last of each group.
+AGES = {timedelta(days=45): 6, timedelta(days=31): 4, timedelta(days=29): 3, timedelta(hours=2): 5}
+MODELS = ("ret-model-a", "ret-model-b")
+AGENT = "ret-agent"
+
+
+@pytest.fixture
+def overrides(overrides):
+    """The conftest settings plus a daily retention task kept to 30 days."""
+    return {**overrides, "retention.days": RETENTION_DAYS, "retention.interval_s": 3600.0}
+
+
+def seed(db, now: datetime) -> dict:
+    """Decisions, outcomes and load snapshots of known ages; returns what is old and what stays."""
+    store.create_agent(db, {"id": AGENT, "task_type": "chat", "requirements": {"chat": 1.0}})
+    for model in MODELS:
+        store.create_model(
+            db,
+            {
+                "id": model,
+                "endpoint": f"http://{model}",
+                "context_window": 8192,
+                "max_concurrency": 4,
+                "capabilities": {"chat": 0.8},
+            },
+        )
+    decisions, outcomes = [], []
+    for age, count in AGES.items():
+        for model in MODELS:
+            for i in range(count):
+                decided_at = now - age + timedelta(seconds=i)
+                decision = {
+                    "decision_id": new_decision_id(),
+                    "decided_at": decided_at,
+                    "agent_id": AGENT,
+                    "task_type": "chat",
+                    "model_id": model,
+                    "strategy": "adaptive",
+                    "score": 0.8,
+                    "reason": "retention test",
+                }
+                decisions.append(decision)
+                if i < count - 1:
+                    outcomes.append(
+                        {
+                            "decision_id": decision["decision_id"],
+                            "success": i % 3 != 0,
+                            "latency_ms": 100.0 + 10 * i,
+                            "tokens_in": 50 + i,
+                            "tokens_out": 20 + i,
+                            "recorded_at": decided_at + timedelta(seconds=1),
+                        }
+                    )
+    store.save_routing_decisions(db, decisions)
+    result = store.save_metrics_batch(db, outcomes, "retention-batch")
+    assert result["applied"] == len(outcomes) and result["missing"] == []
+    snapshots = [
+        {"model_id": model, "in_flight": 1, "utilization": 0.25, "snapshot_at": now - age}
+        for age in AGES
+        for model in MODELS
+    ]
+    store.save_load_snapshots(db, snapshots)
+    cutoff = now - timedelta(days=RETENTION_DAYS)
+    with_outcome = {o["decision_id"] for o in outcomes}
+    old = [d for d in decisions if d["decided_at"] < cutoff]
+    return {
+        "old": old,
+        "kept": [d for d in decisions if d["decided_at"] >= cutoff],
+        "old_outcomes": sum(1 for d in old if d["decision_id"] in with_outcome),
+        "old_snapshots": sum(1 for s in snapshots if s["snapshot_at"] < cutoff),
+    }
+
+
+def analytics(db, now: datetime) -> dict:
+    """Every answer that reads rollups, over windows that include the purged hours."""
+    return {
+        "hourly": store.list_hourly_model_metrics(
+            db, now - timedelta(days=60), now + timedelta(hours=1)
+        ),
+        "stats": store.get_routing_stats(db, 8760),
+        "performance": [store.get_model_performance(db, m, 8760) for m in MODELS],
+        "top_pairs": store.get_top_agent_model_pairs(db, 10),
+    }
+
+
+def assert_purged(db, seeded: dict) -> None:
+    assert all(store.get_decision(db, d["decision_id"]) is None for d in seeded["old"])
+    kept = [store.get_decision(db, d["decision_id"]) for d in seeded["kept"]]
+    assert all(k is not None for k in kept)
+
+
+def test_purge_drops_old_raw_rows_and_keeps_rollups(db):
+    now = datetime.now(UTC)
+    seeded = seed(db, now)
+    before = analytics(db, now)
+    old_hours = [
+        h
+        for h in before["hourly"]
+        if datetime.fromisoformat(h["hour_start"]) < now - timedelta(days=30)
+    ]
+    assert len(old_hours) == 2 * len(MODELS)  # the 45- and 31-day-old hours have rollups
+
+    result = store.purge_history(db, RETENTION_DAYS)
+
+    assert result["retention_days"] == RETENTION_DAYS
+    cutoff = datetime.fromisoformat(result["cutoff"])
+    assert abs(cutoff - (now - timedelta(days=RETENTION_DAYS))) < timedelta(minutes=1)
+    assert result["decisions"] == len(seeded["old"]) == 2 * (6 + 4)
+    assert result["outcomes"] == seeded["old_outcomes"] == 2 * (5 + 3)
+    assert result["load_snapshots"] == seeded["old_snapshots"] == 2 * len(MODELS)
+    assert_purged(db, seeded)
+    assert analytics(db, now) == before  # rollups survive: old hours still answer the same
+    again = store.purge_history(db, RETENTION_DAYS)
+    assert (again["decisions"], again["outcomes"], again["load_snapshots"]) == (0, 0, 0)
+    assert again["purge_id"] > result["purge_id"]
+
+
+@pytest.mark.parametrize("days", [0, -1, 3651])
+def test_purge_refuses_a_retention_outside_its_range(db, days):
+    with pytest.raises(errors.ProcedureError) as info:
+        store.purge_history(db, days)
+    assert info.value.code == 10001
+
+
+def test_the_services_retention_task_purges_on_schedule(app):
+    services = app.extensions["router"]
+    tasks = {t.name: t for t in services.background.tasks}
+    assert tasks["retention"].interval_s == 3600.0
+    now = datetime.now(UTC)
+    seeded = seed(services.db, now)
+    before = analytics(services.db, now)
+
+    services.background.run_due()  # every task is due once at start, retention included
+
+    figures = services.background.figures()["retention"]
+    assert figures == {"runs": 1, "failures": 0, "failing": False}
+    assert_purged(services.db, seeded)
+    assert analytics(services.db, now) == before
+    services.background.run_due()  # not due again for an hour
+    assert services.background.figures()["retention"]["runs"] == 1
+
+
+def test_no_retention_task_when_its_interval_is_zero(overrides):
+    from app import create_app
+
+    application = create_app({**overrides, "retention.interval_s": 0})
+    try:
+        names = {t.name for t in application.extensions["router"].background.tasks}
+        assert "retention" not in names and "alerts" in names
+    finally:
+        application.extensions["router"].stop()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_purge_that_fails_while_the_database_is_down_runs_at_its_next_interval(migrated, caplog):
+    backend = FaultySqliteBackend(migrated["sqlite.path"])
+    db = Database(
+        backend,
+        min_size=1,
+        max_size=2,
+        acquire_timeout=0.2,
+        retry_attempts=1,
+        retry_initial_delay=0.0,
+        retry_max_delay=0.0,
+    )
+    db.start()
+    try:
+        now = datetime.now(UTC)
+        seeded = seed(db, now)
+        clock = FakeClock()
+        runner = Background(
+            [Task("retention", 60.0, lambda: store.purge_history(db, RETENTION_DAYS))], clock
+        )
+        backend.fail_now = True
+        with caplog.at_level(logging.INFO, logger="app.background"):
+            assert runner.run_due() == 60.0
+            clock.now += 60.0
+            runner.run_due()
+            assert runner.figures()["retention"] == {"runs": 2, "failures": 2, "failing": True}
+            warnings = [
+                r
+                for r in caplog.records
+                if r.name == "app.background" and r.levelno == logging.WARNING
+            ]
+            assert len(warnings) == 1  # once per failure streak, not once per attempt
+            assert "background task retention failed" in warnings[0].getMessage()
+            assert "DatabaseUnavailable" in warnings[0].getMessage()
+
+            backend.fail_now = False
+            clock.now += 30.0
+            runner.run_due()  # not due yet: the interval counts from the failed attempt
+            assert runner.figures()["retention"]["runs"] == 2
+            clock.now += 30.0
+            runner.run_due()
+        assert runner.figures()["retention"] == {"runs": 3, "failures": 2, "failing": False}
+        assert any(r.getMessage() == "background task retention recovered" for r in caplog.records)
+        assert_purged(db, seeded)
+    finally:
+        db.close()
