@@ -46,14 +46,20 @@ def hana_config(url: str):
     """hana://user:password@host:port[/database][?schema=S&encrypt=false&validate=false]"""
     parts = urlparse(url)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    overrides = {"db.backend": "hana", "hana.host": parts.hostname, "hana.port": parts.port or 443,
-                 "hana.user": unquote(parts.username or ""),
-                 "hana.database": parts.path.lstrip("/"),
-                 "hana.schema": query.get("schema", ""),
-                 "hana.encrypt": query.get("encrypt", "true") != "false",
-                 "hana.ssl_validate_certificate": query.get("validate", "true") != "false",
-                 "background.enabled": False, "pool.min_connections": 1,
-                 "pool.max_connections": 4, "catalog.bootstrap_file": ""}
+    overrides = {
+        "db.backend": "hana",
+        "hana.host": parts.hostname,
+        "hana.port": parts.port or 443,
+        "hana.user": unquote(parts.username or ""),
+        "hana.database": parts.path.lstrip("/"),
+        "hana.schema": query.get("schema", ""),
+        "hana.encrypt": query.get("encrypt", "true") != "false",
+        "hana.ssl_validate_certificate": query.get("validate", "true") != "false",
+        "background.enabled": False,
+        "pool.min_connections": 1,
+        "pool.max_connections": 4,
+        "catalog.bootstrap_file": "",
+    }
     return load_config(overrides, env={"HANA_PASSWORD": unquote(parts.password or "")})
 
 
@@ -114,8 +120,12 @@ class Scenario:
     decisions: list[dict] = field(default_factory=list)
     outcomes: dict[str, dict] = field(default_factory=dict)  # decision id -> outcome row
 
-    def outcome_rows(self, since: datetime | None = None, model_id: str | None = None,
-                     agent_id: str | None = None) -> list[dict]:
+    def outcome_rows(
+        self,
+        since: datetime | None = None,
+        model_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> list[dict]:
         """Joined decision + outcome rows, filtered by decision time and ids."""
         rows = []
         for d in self.decisions:
@@ -124,8 +134,15 @@ class Scenario:
                 continue
             if (model_id and d["model_id"] != model_id) or (agent_id and d["agent_id"] != agent_id):
                 continue
-            rows.append({**o, "model_id": d["model_id"], "agent_id": d["agent_id"],
-                         "decided_at": d["decided_at"], "assignment_id": d["assignment_id"]})
+            rows.append(
+                {
+                    **o,
+                    "model_id": d["model_id"],
+                    "agent_id": d["agent_id"],
+                    "decided_at": d["decided_at"],
+                    "assignment_id": d["assignment_id"],
+                }
+            )
         return rows
 
 
@@ -140,8 +157,9 @@ def _latency(rng: random.Random) -> float:
     return round(rng.lognormvariate(5.5, 0.9), 3)
 
 
-def build_scenario(db, *, now: datetime | None = None, seed: int = 7,
-                   hourly: int = 300) -> Scenario:
+def build_scenario(
+    db, *, now: datetime | None = None, seed: int = 7, hourly: int = 300
+) -> Scenario:
     """4 models (the last one idle), 6 agents, ~3,000 decisions: 8 past hours of `hourly`
     decisions, recent ones (last 10 minutes), some 26-30 h old and some 200 h old; 5 % of the
     decisions never get an outcome."""
@@ -150,25 +168,45 @@ def build_scenario(db, *, now: datetime | None = None, seed: int = 7,
     models = [f"ct-model-{i}" for i in range(4)]
     agents = [f"ct-agent-{i}" for i in range(6)]
     for i, m in enumerate(models):
-        store.create_model(db, {"id": m, "display_name": f"Model {i}", "provider": "test",
-                                "endpoint": f"http://{m}", "context_window": 8192,
-                                "max_concurrency": 8, "cost_per_1k_tokens": 0.5,
-                                "capabilities": {"coding": 0.5 + i / 10}})
+        store.create_model(
+            db,
+            {
+                "id": m,
+                "display_name": f"Model {i}",
+                "provider": "test",
+                "endpoint": f"http://{m}",
+                "context_window": 8192,
+                "max_concurrency": 8,
+                "cost_per_1k_tokens": 0.5,
+                "capabilities": {"coding": 0.5 + i / 10},
+            },
+        )
     for a in agents:
         store.create_agent(db, {"id": a, "task_type": "coding", "requirements": {"coding": 1}})
     run = store.create_assignment_run(
-        db, {"method": "hungarian", "total_score": 4.2, "greedy_total_score": 4.0,
-             "improvement_pct": 5.0},
-        [{"agent_id": a, "model_id": models[i % 3], "score": 0.7} for i, a in enumerate(agents)])
+        db,
+        {
+            "method": "hungarian",
+            "total_score": 4.2,
+            "greedy_total_score": 4.0,
+            "improvement_pct": 5.0,
+        },
+        [{"agent_id": a, "model_id": models[i % 3], "score": 0.7} for i, a in enumerate(agents)],
+    )
     assignments = {a["agent_id"]: a for a in run["assignments"]}
     scenario = Scenario(models, agents, assignments)
 
     base = floor_hour(now)
-    times = [base - timedelta(hours=k, minutes=-rng.uniform(5, 55))
-             for k in range(1, 9) for _ in range(hourly)]
+    times = [
+        base - timedelta(hours=k, minutes=-rng.uniform(5, 55))
+        for k in range(1, 9)
+        for _ in range(hourly)
+    ]
     times += [now - timedelta(minutes=rng.uniform(1, 10)) for _ in range(200)]
-    times += [base - timedelta(hours=rng.choice([26, 28, 30]), minutes=-rng.uniform(5, 55))
-              for _ in range(100)]
+    times += [
+        base - timedelta(hours=rng.choice([26, 28, 30]), minutes=-rng.uniform(5, 55))
+        for _ in range(100)
+    ]
     times += [base - timedelta(hours=200, minutes=-rng.uniform(5, 55)) for _ in range(50)]
     times.sort()
     failure = {m: p for m, p in zip(models, (0.02, 0.1, 0.3, 0.0), strict=True)}
@@ -176,26 +214,39 @@ def build_scenario(db, *, now: datetime | None = None, seed: int = 7,
         agent = rng.choice(agents)
         model = rng.choice(models[:3])
         assigned = assignments[agent]
-        scenario.decisions.append({
-            "decision_id": new_decision_id(), "decided_at": t, "agent_id": agent,
-            "task_type": "coding", "model_id": model,
-            "assignment_id": assigned["assignment_id"] if assigned["model_id"] == model else None,
-            "strategy": "assigned", "score": 0.7, "cache_hit": rng.random() < 0.3,
-            "fallbacks": [{"model_id": models[3], "endpoint": f"http://{models[3]}"}],
-            "reason": "contract scenario"})
+        scenario.decisions.append(
+            {
+                "decision_id": new_decision_id(),
+                "decided_at": t,
+                "agent_id": agent,
+                "task_type": "coding",
+                "model_id": model,
+                "assignment_id": assigned["assignment_id"]
+                if assigned["model_id"] == model
+                else None,
+                "strategy": "assigned",
+                "score": 0.7,
+                "cache_hit": rng.random() < 0.3,
+                "fallbacks": [{"model_id": models[3], "endpoint": f"http://{models[3]}"}],
+                "reason": "contract scenario",
+            }
+        )
     for d in scenario.decisions:
         if rng.random() < 0.05:
             continue
         scenario.outcomes[d["decision_id"]] = {
-            "decision_id": d["decision_id"], "success": rng.random() >= failure[d["model_id"]],
+            "decision_id": d["decision_id"],
+            "success": rng.random() >= failure[d["model_id"]],
             "latency_ms": _latency(rng),
             "tokens_in": None if rng.random() < 0.05 else rng.randrange(10, 4000),
-            "tokens_out": rng.randrange(0, 2000), "error_code": None,
-            "recorded_at": d["decided_at"] + timedelta(milliseconds=rng.uniform(1, 30000))}
+            "tokens_out": rng.randrange(0, 2000),
+            "error_code": None,
+            "recorded_at": d["decided_at"] + timedelta(milliseconds=rng.uniform(1, 30000)),
+        }
     for i in range(0, len(scenario.decisions), 500):
-        store.save_routing_decisions(db, scenario.decisions[i:i + 500])
+        store.save_routing_decisions(db, scenario.decisions[i : i + 500])
     outcomes = list(scenario.outcomes.values())
     for i in range(0, len(outcomes), 400):
-        result = store.save_metrics_batch(db, outcomes[i:i + 400], f"ct-batch-{i // 400}")
-        assert result["applied"] == len(outcomes[i:i + 400]) and result["missing"] == []
+        result = store.save_metrics_batch(db, outcomes[i : i + 400], f"ct-batch-{i // 400}")
+        assert result["applied"] == len(outcomes[i : i + 400]) and result["missing"] == []
     return scenario

@@ -86,12 +86,14 @@ def test_hourly_view_matches_raw_rows_per_hour(bdb, scenario):
     seen = set()
     for row in rows:
         hour = datetime.fromisoformat(row["hour_start"])
-        raw = [r for r in scenario.outcome_rows(hour, model_id=row["model_id"])
-               if r["decided_at"] < hour + timedelta(hours=1)]
+        raw = [
+            r
+            for r in scenario.outcome_rows(hour, model_id=row["model_id"])
+            if r["decided_at"] < hour + timedelta(hours=1)
+        ]
         assert_stats(row, raw)
         seen.add((hour, row["model_id"]))
-    expected = {(floor_hour(r["decided_at"]), r["model_id"])
-                for r in scenario.outcome_rows(since)}
+    expected = {(floor_hour(r["decided_at"]), r["model_id"]) for r in scenario.outcome_rows(since)}
     assert seen == expected
     one = store.list_hourly_model_metrics(bdb, since, until, model_id=scenario.models[0])
     assert {r["model_id"] for r in one} == {scenario.models[0]}
@@ -118,9 +120,13 @@ def test_model_health_is_the_last_15_minutes(bdb, scenario):
     for model_id, h in health.items():
         raw = scenario.outcome_rows(since, model_id=model_id)
         assert h["window_minutes"] == 15 and h["status"] == "active"
-        item = {**h, "tokens_in": sum(r["tokens_in"] or 0 for r in raw),
-                "tokens_out": sum(r["tokens_out"] or 0 for r in raw),
-                "p50_latency_ms": None, "p99_latency_ms": None}
+        item = {
+            **h,
+            "tokens_in": sum(r["tokens_in"] or 0 for r in raw),
+            "tokens_out": sum(r["tokens_out"] or 0 for r in raw),
+            "p50_latency_ms": None,
+            "p99_latency_ms": None,
+        }
         if raw:  # exact nearest rank on raw rows: within any bound, so the shared check applies
             latencies = sorted(r["latency_ms"] for r in raw)
             item["p50_latency_ms"] = latencies[-(-50 * len(raw) // 100) - 1]
@@ -134,8 +140,9 @@ def test_assignment_counters_match_outcomes(bdb, scenario):
     for agent_id, assignment in scenario.assignments.items():
         got = active[agent_id]
         assert got["assignment_id"] == assignment["assignment_id"]
-        raw = [r for r in scenario.outcome_rows()
-               if r["assignment_id"] == assignment["assignment_id"]]
+        raw = [
+            r for r in scenario.outcome_rows() if r["assignment_id"] == assignment["assignment_id"]
+        ]
         assert got["total_requests"] == len(raw)
         assert got["success_count"] == sum(1 for r in raw if r["success"])
         assert got["failure_count"] == sum(1 for r in raw if not r["success"])
@@ -177,30 +184,36 @@ def test_decisions_read_back_with_outcomes(bdb, scenario):
 
 def test_decision_list_pages_newest_first_with_filters(bdb, scenario):
     agent = scenario.agents[1]
-    expected = sorted((d["decision_id"] for d in scenario.decisions if d["agent_id"] == agent),
-                      reverse=True)[:25]
+    expected = sorted(
+        (d["decision_id"] for d in scenario.decisions if d["agent_id"] == agent), reverse=True
+    )[:25]
     first = store.list_decisions(bdb, {"agent_id": agent}, limit=10)
-    second = store.list_decisions(bdb, {"agent_id": agent}, before=first[-1]["decision_id"],
-                                  limit=15)
+    second = store.list_decisions(
+        bdb, {"agent_id": agent}, before=first[-1]["decision_id"], limit=15
+    )
     assert [d["decision_id"] for d in first + second] == expected
     since = datetime.now(UTC) - timedelta(minutes=15)
     recent = store.list_decisions(bdb, {"since": since}, limit=1000)
     assert len(recent) == sum(1 for d in scenario.decisions if d["decided_at"] >= since)
 
 
-@pytest.mark.parametrize(("call", "code"), [
-    (lambda db: store.get_routing_stats(db, 0), 10001),
-    (lambda db: store.get_routing_stats(db, 8761), 10001),
-    (lambda db: store.get_model_performance(db, "ct-model-0", -1), 10001),
-    (lambda db: store.get_model_performance(db, "no-such-model", 24), 10004),
-    (lambda db: store.get_top_agent_model_pairs(db, 0), 10001),
-    (lambda db: store.get_top_agent_model_pairs(db, 1001), 10001),
-    (lambda db: store.purge_history(db, 0), 10001),
-    (lambda db: store.activate_assignment_run(db, "no-such-run"), 10003),
-])
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda db: store.get_routing_stats(db, 0), 10001),
+        (lambda db: store.get_routing_stats(db, 8761), 10001),
+        (lambda db: store.get_model_performance(db, "ct-model-0", -1), 10001),
+        (lambda db: store.get_model_performance(db, "no-such-model", 24), 10004),
+        (lambda db: store.get_top_agent_model_pairs(db, 0), 10001),
+        (lambda db: store.get_top_agent_model_pairs(db, 1001), 10001),
+        (lambda db: store.purge_history(db, 0), 10001),
+        (lambda db: store.activate_assignment_run(db, "no-such-run"), 10003),
+    ],
+)
 def test_invalid_arguments_raise_documented_codes(bdb, call, code):
-    store.create_model(bdb, {"id": "ct-model-0", "endpoint": "http://x", "context_window": 1,
-                             "max_concurrency": 1})
+    store.create_model(
+        bdb, {"id": "ct-model-0", "endpoint": "http://x", "context_window": 1, "max_concurrency": 1}
+    )
     with pytest.raises(errors.ProcedureError) as info:
         call(bdb)
     assert info.value.code == code
@@ -211,28 +224,47 @@ def test_alerts_open_once_and_resolve_when_cleared(bdb):
     now = datetime.now(UTC)
     models = ["al-err", "al-slow", "al-busy", "al-fine"]
     for m in models:
-        store.create_model(bdb, {"id": m, "endpoint": "http://x", "context_window": 1,
-                                 "max_concurrency": 1})
+        store.create_model(
+            bdb, {"id": m, "endpoint": "http://x", "context_window": 1, "max_concurrency": 1}
+        )
     store.create_agent(bdb, {"id": "al-agent"})
     decisions, outcomes = [], []
-    for m, n, fail_every, latency in (("al-err", 40, 2, 100.0), ("al-slow", 30, 0, 8000.0),
-                                      ("al-fine", 40, 0, 50.0)):
+    for m, n, fail_every, latency in (
+        ("al-err", 40, 2, 100.0),
+        ("al-slow", 30, 0, 8000.0),
+        ("al-fine", 40, 0, 50.0),
+    ):
         for i in range(n):
-            d = {"decision_id": new_decision_id(),
-                 "decided_at": now - timedelta(seconds=30 + i), "agent_id": "al-agent",
-                 "model_id": m}
+            d = {
+                "decision_id": new_decision_id(),
+                "decided_at": now - timedelta(seconds=30 + i),
+                "agent_id": "al-agent",
+                "model_id": m,
+            }
             decisions.append(d)
-            outcomes.append({"decision_id": d["decision_id"],
-                             "success": not (fail_every and i % fail_every == 0),
-                             "latency_ms": latency + i})
+            outcomes.append(
+                {
+                    "decision_id": d["decision_id"],
+                    "success": not (fail_every and i % fail_every == 0),
+                    "latency_ms": latency + i,
+                }
+            )
     store.save_routing_decisions(bdb, decisions)
     store.save_metrics_batch(bdb, outcomes, "alerts-batch")
-    store.save_load_snapshots(bdb, [{"model_id": "al-busy", "in_flight": 9, "utilization": 0.95},
-                                    {"model_id": "al-fine", "in_flight": 1, "utilization": 0.1}])
+    store.save_load_snapshots(
+        bdb,
+        [
+            {"model_id": "al-busy", "in_flight": 9, "utilization": 0.95},
+            {"model_id": "al-fine", "in_flight": 1, "utilization": 0.1},
+        ],
+    )
     opened = store.evaluate_alerts(bdb)
     got = {(a["rule_id"], a["model_id"]): a for a in opened}
-    assert set(got) == {("default-error-rate", "al-err"), ("default-p95-latency", "al-slow"),
-                        ("default-utilization", "al-busy")}
+    assert set(got) == {
+        ("default-error-rate", "al-err"),
+        ("default-p95-latency", "al-slow"),
+        ("default-utilization", "al-busy"),
+    }
     assert got[("default-error-rate", "al-err")]["observed_value"] == pytest.approx(0.5)
     slow = sorted(8000.0 + i for i in range(30))
     assert got[("default-p95-latency", "al-slow")]["observed_value"] == slow[-(-95 * 30 // 100) - 1]
@@ -246,8 +278,10 @@ def test_alerts_open_once_and_resolve_when_cleared(bdb):
     store.put_alert_rule(bdb, {**rules["default-error-rate"], "threshold": 0.9})
     assert store.evaluate_alerts(bdb) == []
     states = {(a["rule_id"], a["model_id"]): a["state"] for a in store.list_alerts(bdb)}
-    assert states == {("default-p95-latency", "al-slow"): "open",
-                      ("default-utilization", "al-busy"): "acknowledged"}
+    assert states == {
+        ("default-p95-latency", "al-slow"): "open",
+        ("default-utilization", "al-busy"): "acknowledged",
+    }
     resolved = store.list_alerts(bdb, "resolved")
     assert [(a["rule_id"], a["model_id"]) for a in resolved] == [("default-error-rate", "al-err")]
     assert store.resolve_alert(bdb, busy["id"])["state"] == "resolved"
@@ -268,10 +302,18 @@ def test_purge_keeps_rollups_and_reports_counts(bdb, scenario):
 
 
 def test_catalog_round_trip(bdb):
-    model = {"id": "cat-m", "display_name": "M", "provider": "p", "endpoint": "http://m",
-             "context_window": 4096, "max_concurrency": 2, "cost_per_1k_tokens": 0.25,
-             "prior_latency_ms": 800.0, "status": "active",
-             "capabilities": {"coding": 0.9, "chat": 0.4}}
+    model = {
+        "id": "cat-m",
+        "display_name": "M",
+        "provider": "p",
+        "endpoint": "http://m",
+        "context_window": 4096,
+        "max_concurrency": 2,
+        "cost_per_1k_tokens": 0.25,
+        "prior_latency_ms": 800.0,
+        "status": "active",
+        "capabilities": {"coding": 0.9, "chat": 0.4},
+    }
     created = store.create_model(bdb, model)
     assert {k: created[k] for k in model} == model
     with pytest.raises(errors.UniqueViolation):
@@ -280,12 +322,19 @@ def test_catalog_round_trip(bdb):
     assert updated["capabilities"] == {"chat": 0.5}
     assert store.update_model(bdb, "nope", model) is None
     assert store.set_model_status(bdb, "cat-m", "draining")["status"] == "draining"
-    agent = {"id": "cat-a", "display_name": "A", "task_type": "coding", "min_context": 1000,
-             "max_latency_ms": 2000.0, "max_cost_per_1k": 1.0, "priority": 3, "status": "active",
-             "requirements": {"coding": 1.0}}
+    agent = {
+        "id": "cat-a",
+        "display_name": "A",
+        "task_type": "coding",
+        "min_context": 1000,
+        "max_latency_ms": 2000.0,
+        "max_cost_per_1k": 1.0,
+        "priority": 3,
+        "status": "active",
+        "requirements": {"coding": 1.0},
+    }
     created = store.create_agent(bdb, agent)
     assert {k: created[k] for k in agent} == agent
     assert [m["id"] for m in store.list_models(bdb, status="draining")] == ["cat-m"]
     assert store.list_agents(bdb, after="cat-a") == []
     assert store.get_agent(bdb, "nope") is None
-

@@ -4,18 +4,34 @@ from __future__ import annotations
 
 from app.db.store._common import api_time, as_float, db_time, now, reading, write
 
-_RULE_FIELDS = ("name", "metric", "comparator", "threshold", "window_minutes", "min_samples",
-                "severity", "model_id", "enabled")
+_RULE_FIELDS = (
+    "name",
+    "metric",
+    "comparator",
+    "threshold",
+    "window_minutes",
+    "min_samples",
+    "severity",
+    "model_id",
+    "enabled",
+)
 
 
 def save_load_snapshots(db, snapshots: list[dict], conn=None) -> int:
     """Rows {"model_id", "in_flight", "utilization", "ewma_latency_ms"?, "snapshot_at"?,
     "source"?}; snapshot_at defaults to now, source to ''."""
     at = now()
-    rows = [{"model_id": s["model_id"], "snapshot_at": db_time(s.get("snapshot_at")) or at,
-             "source": s.get("source") or "", "in_flight": s["in_flight"],
-             "utilization": s["utilization"], "ewma_latency_ms": s.get("ewma_latency_ms")}
-            for s in snapshots]
+    rows = [
+        {
+            "model_id": s["model_id"],
+            "snapshot_at": db_time(s.get("snapshot_at")) or at,
+            "source": s.get("source") or "",
+            "in_flight": s["in_flight"],
+            "utilization": s["utilization"],
+            "ewma_latency_ms": s.get("ewma_latency_ms"),
+        }
+        for s in snapshots
+    ]
     return write(db, lambda c: db.executemany(c, "insert-load-snapshot", rows), conn)
 
 
@@ -39,7 +55,7 @@ def count_open_alerts(db) -> dict[str, int]:
     """{severity: number of open or acknowledged alerts}."""
     with reading(db) as conn:
         rows = db.query(conn, "count-open-alerts")
-    return {r["severity"]: int(r["alerts"]) for r in rows}
+    return {r["severity"]: int(r["open_alerts"]) for r in rows}
 
 
 def get_alert(db, alert_id: int) -> dict | None:
@@ -76,6 +92,7 @@ def get_alert_rules(db) -> list[dict]:
 def put_alert_rules(db, rules: list[dict]) -> list[dict]:
     """Replace the rule set: the given rules are created or updated; rules left out are
     disabled, not deleted (their alerts keep referring to them). Returns all rules."""
+
     def work(c):
         existing = {r["rule_id"] for r in db.query(c, "list-alert-rules")}
         for rule in rules:
@@ -91,24 +108,33 @@ def put_alert_rules(db, rules: list[dict]) -> list[dict]:
 
 def put_alert_rule(db, rule: dict) -> dict:
     """Create or update one rule; returns it."""
+
     def work(c):
         params = _rule_params(rule)
         if db.execute(c, "update-alert-rule", params) == 0:
             db.execute(c, "insert-alert-rule", params)
-        return next(_rule(r) for r in db.query(c, "list-alert-rules")
-                    if r["rule_id"] == rule["rule_id"])
+        return next(
+            _rule(r) for r in db.query(c, "list-alert-rules") if r["rule_id"] == rule["rule_id"]
+        )
 
     return write(db, work)
 
 
 def purge_history(db, retention_days: int) -> dict:
     """Delete raw history older than `retention_days` (SP_PURGE_HISTORY); counts deleted."""
-    row = write(db, lambda c: db.call(c, "SP_PURGE_HISTORY",
-                                      {"p_retention_days": retention_days}))[0]
-    return {"purge_id": int(row["purge_id"]), "purged_at": api_time(row["purged_at"]),
-            "retention_days": int(row["retention_days"]), "cutoff": api_time(row["cutoff"]),
-            **{k: int(row[k]) for k in ("decisions", "outcomes", "load_snapshots", "alerts",
-                                        "outcome_batches")}}
+    row = write(db, lambda c: db.call(c, "SP_PURGE_HISTORY", {"p_retention_days": retention_days}))[
+        0
+    ]
+    return {
+        "purge_id": int(row["purge_id"]),
+        "purged_at": api_time(row["purged_at"]),
+        "retention_days": int(row["retention_days"]),
+        "cutoff": api_time(row["cutoff"]),
+        **{
+            k: int(row[k])
+            for k in ("decisions", "outcomes", "load_snapshots", "alerts", "outcome_batches")
+        },
+    }
 
 
 def _rule_params(rule: dict) -> dict:
@@ -121,20 +147,35 @@ def _rule_params(rule: dict) -> dict:
 
 
 def _rule(row: dict) -> dict:
-    return {"rule_id": row["rule_id"], "name": row["name"], "metric": row["metric"],
-            "comparator": row["comparator"], "threshold": as_float(row["threshold"]),
-            "window_minutes": int(row["window_minutes"]),
-            "min_samples": int(row["min_samples"]), "severity": row["severity"],
-            "model_id": row["model_id"], "enabled": bool(row["enabled"]),
-            "created_at": api_time(row["created_at"]), "updated_at": api_time(row["updated_at"]),
-            "last_evaluated_at": api_time(row["last_evaluated_at"])}
+    return {
+        "rule_id": row["rule_id"],
+        "name": row["name"],
+        "metric": row["metric"],
+        "comparator": row["comparator"],
+        "threshold": as_float(row["threshold"]),
+        "window_minutes": int(row["window_minutes"]),
+        "min_samples": int(row["min_samples"]),
+        "severity": row["severity"],
+        "model_id": row["model_id"],
+        "enabled": bool(row["enabled"]),
+        "created_at": api_time(row["created_at"]),
+        "updated_at": api_time(row["updated_at"]),
+        "last_evaluated_at": api_time(row["last_evaluated_at"]),
+    }
 
 
 def _alert(row: dict) -> dict:
-    return {"id": int(row["alert_id"]), "rule_id": row["rule_id"],
-            "rule_name": row.get("rule_name"), "model_id": row["model_id"],
-            "metric": row["metric"], "severity": row["severity"],
-            "threshold": as_float(row["threshold"]),
-            "observed_value": as_float(row["observed_value"]), "state": row["state"],
-            "raised_at": api_time(row["raised_at"]), "acked_at": api_time(row.get("acked_at")),
-            "resolved_at": api_time(row.get("resolved_at"))}
+    return {
+        "id": int(row["alert_id"]),
+        "rule_id": row["rule_id"],
+        "rule_name": row.get("rule_name"),
+        "model_id": row["model_id"],
+        "metric": row["metric"],
+        "severity": row["severity"],
+        "threshold": as_float(row["threshold"]),
+        "observed_value": as_float(row["observed_value"]),
+        "state": row["state"],
+        "raised_at": api_time(row["raised_at"]),
+        "acked_at": api_time(row.get("acked_at")),
+        "resolved_at": api_time(row.get("resolved_at")),
+    }

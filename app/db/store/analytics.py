@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from app.db.store._common import api_time, as_float, db_time, reading
 
-_STAT_FIELDS = ("requests", "successes", "failures", "success_rate", "avg_latency_ms",
-                "p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "tokens_in", "tokens_out")
+_STAT_FIELDS = (
+    "requests",
+    "successes",
+    "failures",
+    "success_rate",
+    "avg_latency_ms",
+    "p50_latency_ms",
+    "p95_latency_ms",
+    "p99_latency_ms",
+    "tokens_in",
+    "tokens_out",
+)
 _COUNTS = frozenset({"requests", "successes", "failures", "tokens_in", "tokens_out"})
 
 
@@ -36,8 +46,7 @@ def get_routing_stats(db, hours: int = 24) -> dict:
 def get_model_performance(db, model_id: str, hours: int = 24) -> dict:
     """One model's stats over `hours` (zero counts when idle); errors 10001, 10004 (unknown)."""
     with reading(db) as conn:
-        rows = db.call(conn, "SP_GET_MODEL_PERFORMANCE",
-                       {"p_model_id": model_id, "p_hours": hours})
+        rows = db.call(conn, "SP_GET_MODEL_PERFORMANCE", {"p_model_id": model_id, "p_hours": hours})
     return {"hours": hours, **_stats(rows[0], "model_id")}
 
 
@@ -45,8 +54,14 @@ def get_top_agent_model_pairs(db, limit: int = 10) -> list[dict]:
     """The `limit` busiest (agent, model) pairs of all time, with their stats (1..1000)."""
     with reading(db) as conn:
         rows = db.call(conn, "SP_GET_TOP_AGENT_MODEL_PAIRS", {"p_limit": limit})
-    return [{"rank": int(r["rank"]), **_stats(r, "agent_id", "model_id"),
-             "last_hour": api_time(r["last_hour"])} for r in rows]
+    return [
+        {
+            "rank": int(r["pair_rank"]),
+            **_stats(r, "agent_id", "model_id"),
+            "last_hour": api_time(r["last_hour"]),
+        }
+        for r in rows
+    ]
 
 
 def get_routing_analytics_24h(db) -> dict:
@@ -61,22 +76,34 @@ def get_model_health(db) -> dict[str, dict]:
     avg_latency_ms, p95_latency_ms}} over the last 15 minutes (V_MODEL_HEALTH)."""
     with reading(db) as conn:
         rows = db.query(conn, "get-model-health")
-    return {r["model_id"]: {"status": r["status"], "window_minutes": int(r["window_minutes"]),
-                            "requests": int(r["requests"]), "successes": int(r["successes"]),
-                            "failures": int(r["failures"]),
-                            "success_rate": as_float(r["success_rate"]),
-                            "avg_latency_ms": as_float(r["avg_latency_ms"]),
-                            "p95_latency_ms": as_float(r["p95_latency_ms"])} for r in rows}
+    return {
+        r["model_id"]: {
+            "status": r["status"],
+            "window_minutes": int(r["window_minutes"]),
+            "requests": int(r["requests"]),
+            "successes": int(r["successes"]),
+            "failures": int(r["failures"]),
+            "success_rate": as_float(r["success_rate"]),
+            "avg_latency_ms": as_float(r["avg_latency_ms"]),
+            "p95_latency_ms": as_float(r["p95_latency_ms"]),
+        }
+        for r in rows
+    }
 
 
 def list_model_performance(db) -> list[dict]:
     """Every catalog model with its last-7-days stats (V_MODEL_PERFORMANCE)."""
     with reading(db) as conn:
         rows = db.query(conn, "list-model-performance")
-    return [{**_stats(r, "model_id", "display_name", "provider", "status"),
-             "cost_per_1k_tokens": as_float(r["cost_per_1k_tokens"]),
-             "first_hour": api_time(r["first_hour"]), "last_hour": api_time(r["last_hour"])}
-            for r in rows]
+    return [
+        {
+            **_stats(r, "model_id", "display_name", "provider", "status"),
+            "cost_per_1k_tokens": as_float(r["cost_per_1k_tokens"]),
+            "first_hour": api_time(r["first_hour"]),
+            "last_hour": api_time(r["last_hour"]),
+        }
+        for r in rows
+    ]
 
 
 def list_hourly_model_metrics(db, since, until, model_id: str | None = None) -> list[dict]:

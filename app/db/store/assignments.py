@@ -21,14 +21,20 @@ from app.db.store._common import (
 
 
 def _assignment_row(run_id: str, method: str, assignment: dict, at: str) -> dict:
-    return {"assignment_id": assignment.get("assignment_id") or str(uuid.uuid4()),
-            "run_id": run_id, "agent_id": assignment["agent_id"],
-            "model_id": assignment["model_id"], "score": assignment.get("score"),
-            "method": assignment.get("method") or method, "assigned_at": at}
+    return {
+        "assignment_id": assignment.get("assignment_id") or str(uuid.uuid4()),
+        "run_id": run_id,
+        "agent_id": assignment["agent_id"],
+        "model_id": assignment["model_id"],
+        "score": assignment.get("score"),
+        "method": assignment.get("method") or method,
+        "assigned_at": at,
+    }
 
 
-def save_assignments(db, run_id: str, method: str, assignments: list[dict], conn=None
-                     ) -> list[dict]:
+def save_assignments(
+    db, run_id: str, method: str, assignments: list[dict], conn=None
+) -> list[dict]:
     """Insert pending assignments of an existing run; returns them with their ids."""
     at = now()
     rows = [_assignment_row(run_id, method, a, at) for a in assignments]
@@ -40,8 +46,9 @@ def save_assignment(db, run_id: str, method: str, assignment: dict, conn=None) -
     return save_assignments(db, run_id, method, [assignment], conn)[0]
 
 
-def create_assignment_run(db, run: dict, assignments: list[dict], *, activate: bool = True,
-                          conn=None) -> dict:
+def create_assignment_run(
+    db, run: dict, assignments: list[dict], *, activate: bool = True, conn=None
+) -> dict:
     """Store a run and its assignments pending, then (unless a dry run) activate it.
 
     `run`: {"method", "total_score"?, "greedy_total_score"?, "improvement_pct"?,
@@ -51,12 +58,16 @@ def create_assignment_run(db, run: dict, assignments: list[dict], *, activate: b
     run_id = run.get("run_id") or str(uuid.uuid4())
     dry_run = bool(run.get("dry_run"))
     at = now()
-    params = {"run_id": run_id, "method": run["method"],
-              "status": "dry_run" if dry_run else "pending",
-              "total_score": run.get("total_score"),
-              "greedy_total_score": run.get("greedy_total_score"),
-              "improvement_pct": run.get("improvement_pct"),
-              "unassigned": to_json(run.get("unassigned") or []), "created_at": at}
+    params = {
+        "run_id": run_id,
+        "method": run["method"],
+        "status": "dry_run" if dry_run else "pending",
+        "total_score": run.get("total_score"),
+        "greedy_total_score": run.get("greedy_total_score"),
+        "improvement_pct": run.get("improvement_pct"),
+        "unassigned": to_json(run.get("unassigned") or []),
+        "created_at": at,
+    }
     rows = [_assignment_row(run_id, run["method"], a, at) for a in assignments]
 
     def work(c):
@@ -71,6 +82,7 @@ def create_assignment_run(db, run: dict, assignments: list[dict], *, activate: b
 
 def activate_assignment_run(db, run_id: str, conn=None) -> dict:
     """Activate a pending run (errors 10003, 10005, 10006); returns the run."""
+
     def work(c):
         db.call(c, "SP_ACTIVATE_ASSIGNMENT_RUN", {"p_run_id": run_id})
         return _run(db, c, run_id)
@@ -80,8 +92,9 @@ def activate_assignment_run(db, run_id: str, conn=None) -> dict:
 
 def pin_assignment(db, agent_id: str, model_id: str, score: float | None = None) -> dict:
     """Manually assign a model to an agent: a one-assignment 'manual' run, activated at once."""
-    run = create_assignment_run(db, {"method": "manual"},
-                                [{"agent_id": agent_id, "model_id": model_id, "score": score}])
+    run = create_assignment_run(
+        db, {"method": "manual"}, [{"agent_id": agent_id, "model_id": model_id, "score": score}]
+    )
     return run["assignments"][0]
 
 
@@ -104,11 +117,15 @@ def get_active_assignments(db) -> list[dict]:
     return [_active(row) for row in rows]
 
 
-def update_assignment_metrics(db, assignment_id: str, success: bool, latency_ms: float,
-                              conn=None) -> dict:
+def update_assignment_metrics(
+    db, assignment_id: str, success: bool, latency_ms: float, conn=None
+) -> dict:
     """Count one outcome against an assignment (error 10002 when unknown); its counters."""
-    params = {"p_assignment_id": assignment_id, "p_success": flag(success),
-              "p_latency_ms": latency_ms}
+    params = {
+        "p_assignment_id": assignment_id,
+        "p_success": flag(success),
+        "p_latency_ms": latency_ms,
+    }
     rows = write(db, lambda c: db.call(c, "SP_UPDATE_ASSIGNMENT_METRICS", params), conn)
     return _counters(rows[0])
 
@@ -119,32 +136,52 @@ def _run(db, conn, run_id: str) -> dict | None:
         return None
     run = rows[0]
     members = db.query(conn, "list-run-assignments", {"run_id": run_id})
-    return {"run_id": run["run_id"], "method": run["method"], "status": run["status"],
-            "dry_run": run["status"] == "dry_run",
-            "assignments": [{"assignment_id": m["assignment_id"], "agent_id": m["agent_id"],
-                             "model_id": m["model_id"], "score": as_float(m["score"]),
-                             "status": m["status"]} for m in members],
-            "unassigned": from_json(run["unassigned"], []),
-            "total_score": as_float(run["total_score"]),
-            "greedy_total_score": as_float(run["greedy_total_score"]),
-            "improvement_pct": as_float(run["improvement_pct"]),
-            "created_at": api_time(run["created_at"]),
-            "activated_at": api_time(run["activated_at"])}
+    return {
+        "run_id": run["run_id"],
+        "method": run["method"],
+        "status": run["status"],
+        "dry_run": run["status"] == "dry_run",
+        "assignments": [
+            {
+                "assignment_id": m["assignment_id"],
+                "agent_id": m["agent_id"],
+                "model_id": m["model_id"],
+                "score": as_float(m["score"]),
+                "status": m["status"],
+            }
+            for m in members
+        ],
+        "unassigned": from_json(run["unassigned"], []),
+        "total_score": as_float(run["total_score"]),
+        "greedy_total_score": as_float(run["greedy_total_score"]),
+        "improvement_pct": as_float(run["improvement_pct"]),
+        "created_at": api_time(run["created_at"]),
+        "activated_at": api_time(run["activated_at"]),
+    }
 
 
 def _counters(row: dict) -> dict:
     requests = int(row["total_requests"])
-    return {"assignment_id": row["assignment_id"], "total_requests": requests,
-            "success_count": int(row["success_count"]),
-            "failure_count": int(row["failure_count"]),
-            "success_rate": int(row["success_count"]) / requests if requests else None,
-            "total_latency_ms": as_float(row["total_latency_ms"]),
-            "avg_latency_ms": as_float(row["avg_latency_ms"]),
-            "last_used_at": api_time(row["last_used_at"])}
+    return {
+        "assignment_id": row["assignment_id"],
+        "total_requests": requests,
+        "success_count": int(row["success_count"]),
+        "failure_count": int(row["failure_count"]),
+        "success_rate": int(row["success_count"]) / requests if requests else None,
+        "total_latency_ms": as_float(row["total_latency_ms"]),
+        "avg_latency_ms": as_float(row["avg_latency_ms"]),
+        "last_used_at": api_time(row["last_used_at"]),
+    }
 
 
 def _active(row: dict) -> dict:
-    return {"agent_id": row["agent_id"], "model_id": row["model_id"],
-            "run_id": row["run_id"], "score": as_float(row["score"]), "method": row["method"],
-            "assigned_at": api_time(row["assigned_at"]),
-            "activated_at": api_time(row["activated_at"]), **_counters(row)}
+    return {
+        "agent_id": row["agent_id"],
+        "model_id": row["model_id"],
+        "run_id": row["run_id"],
+        "score": as_float(row["score"]),
+        "method": row["method"],
+        "assigned_at": api_time(row["assigned_at"]),
+        "activated_at": api_time(row["activated_at"]),
+        **_counters(row),
+    }

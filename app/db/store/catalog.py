@@ -23,16 +23,41 @@ class _Kind:
     value: str  # column of the mapping's value
 
 
-MODEL = _Kind("model", "model_id",
-              ("display_name", "provider", "endpoint", "context_window", "max_concurrency",
-               "cost_per_1k_tokens", "prior_latency_ms", "status"),
-              (("status", "active"), ("cost_per_1k_tokens", 0.0)),
-              "capabilities", "capability", "score")
-AGENT = _Kind("agent", "agent_id",
-              ("display_name", "task_type", "min_context", "max_latency_ms", "max_cost_per_1k",
-               "priority", "status"),
-              (("status", "active"), ("min_context", 0), ("priority", 0)),
-              "requirements", "requirement", "weight")
+MODEL = _Kind(
+    "model",
+    "model_id",
+    (
+        "display_name",
+        "provider",
+        "endpoint",
+        "context_window",
+        "max_concurrency",
+        "cost_per_1k_tokens",
+        "prior_latency_ms",
+        "status",
+    ),
+    (("status", "active"), ("cost_per_1k_tokens", 0.0)),
+    "capabilities",
+    "capability",
+    "score",
+)
+AGENT = _Kind(
+    "agent",
+    "agent_id",
+    (
+        "display_name",
+        "task_type",
+        "min_context",
+        "max_latency_ms",
+        "max_cost_per_1k",
+        "priority",
+        "status",
+    ),
+    (("status", "active"), ("min_context", 0), ("priority", 0)),
+    "requirements",
+    "requirement",
+    "weight",
+)
 
 
 def _params(kind: _Kind, item_id: str, record: dict) -> dict:
@@ -46,8 +71,10 @@ def _params(kind: _Kind, item_id: str, record: dict) -> dict:
 
 def _write_mapping(db, conn, kind: _Kind, item_id: str, record: dict) -> None:
     db.execute(conn, f"delete-{kind.name}-{kind.mapping}", {kind.key: item_id})
-    rows = [{kind.key: item_id, "capability": name, kind.value: value}
-            for name, value in sorted((record.get(kind.mapping) or {}).items())]
+    rows = [
+        {kind.key: item_id, "capability": name, kind.value: value}
+        for name, value in sorted((record.get(kind.mapping) or {}).items())
+    ]
     db.executemany(conn, f"insert-{kind.name}-{kind.item}", rows)
 
 
@@ -57,8 +84,7 @@ def _records(db, conn, kind: _Kind, rows: list[dict]) -> list[dict]:
         return []
     ids = [row[kind.key] for row in rows]
     maps: dict[str, dict[str, float]] = {item_id: {} for item_id in ids}
-    for m in db.query(conn, f"list-{kind.name}-{kind.mapping}", {"first": ids[0],
-                                                                 "last": ids[-1]}):
+    for m in db.query(conn, f"list-{kind.name}-{kind.mapping}", {"first": ids[0], "last": ids[-1]}):
         if m[kind.key] in maps:
             maps[m[kind.key]][m["capability"]] = float(m[kind.value])
     out = []
@@ -107,8 +133,11 @@ def _upsert(db, kind: _Kind, record: dict, conn=None) -> dict:
 
 def _list(db, kind: _Kind, after: str | None, limit: int, status: str | None) -> list[dict]:
     with reading(db) as conn:
-        rows = db.query(conn, f"list-{kind.name}s",
-                        {"after": after or "", "limit": int(limit), "status": status})
+        rows = db.query(
+            conn,
+            f"list-{kind.name}s",
+            {"after": after or "", "limit": int(limit), "status": status},
+        )
         return _records(db, conn, kind, rows)
 
 
@@ -122,6 +151,7 @@ def _set_status(db, kind: _Kind, item_id: str, status: str) -> dict | None:
 
 
 # -- models ------------------------------------------------------------------------------------
+
 
 def create_model(db, model: dict, conn=None) -> dict:
     """Insert a model and its capabilities; a taken id raises errors.UniqueViolation."""
@@ -143,8 +173,9 @@ def get_model(db, model_id: str) -> dict | None:
         return _get(db, conn, MODEL, model_id)
 
 
-def list_models(db, after: str | None = None, limit: int = 100,
-                status: str | None = None) -> list[dict]:
+def list_models(
+    db, after: str | None = None, limit: int = 100, status: str | None = None
+) -> list[dict]:
     """Up to `limit` models with ids after `after`, sorted by id; optionally one status."""
     return _list(db, MODEL, after, limit, status)
 
@@ -155,6 +186,7 @@ def set_model_status(db, model_id: str, status: str) -> dict | None:
 
 
 # -- agents ------------------------------------------------------------------------------------
+
 
 def create_agent(db, agent: dict, conn=None) -> dict:
     """Insert an agent and its requirements; a taken id raises errors.UniqueViolation."""
@@ -175,8 +207,9 @@ def get_agent(db, agent_id: str) -> dict | None:
         return _get(db, conn, AGENT, agent_id)
 
 
-def list_agents(db, after: str | None = None, limit: int = 100,
-                status: str | None = None) -> list[dict]:
+def list_agents(
+    db, after: str | None = None, limit: int = 100, status: str | None = None
+) -> list[dict]:
     """Up to `limit` agents with ids after `after`, sorted by id; optionally one status."""
     return _list(db, AGENT, after, limit, status)
 

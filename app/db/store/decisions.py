@@ -24,24 +24,34 @@ from app.db.store._common import (
 
 def decision_row(decision: dict) -> dict:
     """A decision (Decision.to_dict() shape) as bound by insert-decision."""
-    return {"decision_id": decision["decision_id"],
-            "decided_at": db_time(decision["decided_at"]),
-            "agent_id": decision["agent_id"], "task_type": decision.get("task_type"),
-            "model_id": decision["model_id"], "assignment_id": decision.get("assignment_id"),
-            "strategy": decision.get("strategy"), "score": decision.get("score"),
-            "cache_hit": flag(decision.get("cache_hit", False)),
-            "fallbacks": to_json(decision.get("fallbacks") or []),
-            "reason": decision.get("reason")}
+    return {
+        "decision_id": decision["decision_id"],
+        "decided_at": db_time(decision["decided_at"]),
+        "agent_id": decision["agent_id"],
+        "task_type": decision.get("task_type"),
+        "model_id": decision["model_id"],
+        "assignment_id": decision.get("assignment_id"),
+        "strategy": decision.get("strategy"),
+        "score": decision.get("score"),
+        "cache_hit": flag(decision.get("cache_hit", False)),
+        "fallbacks": to_json(decision.get("fallbacks") or []),
+        "reason": decision.get("reason"),
+    }
 
 
 def outcome_row(outcome: dict, batch_id: str) -> dict:
     """An outcome {"decision_id", "success", "latency_ms", "tokens_in"?, "tokens_out"?,
     "error_code"?, "recorded_at"?} as bound by insert-outcome."""
-    return {"decision_id": outcome["decision_id"],
-            "recorded_at": db_time(outcome.get("recorded_at")) or now(),
-            "success": flag(outcome["success"]), "latency_ms": outcome["latency_ms"],
-            "tokens_in": outcome.get("tokens_in"), "tokens_out": outcome.get("tokens_out"),
-            "error_code": outcome.get("error_code"), "batch_id": batch_id}
+    return {
+        "decision_id": outcome["decision_id"],
+        "recorded_at": db_time(outcome.get("recorded_at")) or now(),
+        "success": flag(outcome["success"]),
+        "latency_ms": outcome["latency_ms"],
+        "tokens_in": outcome.get("tokens_in"),
+        "tokens_out": outcome.get("tokens_out"),
+        "error_code": outcome.get("error_code"),
+        "batch_id": batch_id,
+    }
 
 
 def save_routing_decisions(db, decisions: list[dict], conn=None) -> int:
@@ -56,8 +66,7 @@ def save_routing_decision(db, decision: dict, conn=None) -> None:
     save_routing_decisions(db, [decision], conn)
 
 
-def save_metrics_batch(db, outcomes: list[dict], batch_id: str | None = None, conn=None
-                       ) -> dict:
+def save_metrics_batch(db, outcomes: list[dict], batch_id: str | None = None, conn=None) -> dict:
     """Insert a batch of outcomes and fold it into counters and rollups (SP_APPLY_OUTCOMES), in
     one transaction.
 
@@ -79,8 +88,10 @@ def save_metrics_batch(db, outcomes: list[dict], batch_id: str | None = None, co
         applied = int(result[0]["outcomes"]) if result else 0
         missing = []
         if applied < len(rows):
-            stored = {r["decision_id"] for r in db.query(c, "list-batch-outcome-ids",
-                                                         {"batch_id": batch_id})}
+            stored = {
+                r["decision_id"]
+                for r in db.query(c, "list-batch-outcome-ids", {"batch_id": batch_id})
+            }
             missing = [r["decision_id"] for r in rows if r["decision_id"] not in stored]
         return {"batch_id": batch_id, "applied": applied, "missing": missing}
 
@@ -98,8 +109,9 @@ def get_decision(db, decision_id: str) -> dict | None:
     return _decision(rows[0]) if rows else None
 
 
-def list_decisions(db, filters: dict | None = None, before: str | None = None,
-                   limit: int = 50) -> list[dict]:
+def list_decisions(
+    db, filters: dict | None = None, before: str | None = None, limit: int = 50
+) -> list[dict]:
     """Newest first, up to `limit`, with ids before `before` (the previous page's last id).
 
     filters: agent_id, model_id, since, until (UTC; since inclusive, until exclusive). Filters
@@ -107,9 +119,14 @@ def list_decisions(db, filters: dict | None = None, before: str | None = None,
     filter on a rarely used agent or model.
     """
     filters = filters or {}
-    params = {"before": before or "g", "limit": int(limit),
-              "agent_id": filters.get("agent_id"), "model_id": filters.get("model_id"),
-              "since": db_time(filters.get("since")), "until": db_time(filters.get("until"))}
+    params = {
+        "before": before or "g",
+        "limit": int(limit),
+        "agent_id": filters.get("agent_id"),
+        "model_id": filters.get("model_id"),
+        "since": db_time(filters.get("since")),
+        "until": db_time(filters.get("until")),
+    }
     with reading(db) as conn:
         return [_decision(row) for row in db.query(conn, "list-decisions", params)]
 
@@ -117,13 +134,26 @@ def list_decisions(db, filters: dict | None = None, before: str | None = None,
 def _decision(row: dict) -> dict:
     outcome = None
     if row["recorded_at"] is not None:
-        outcome = {"success": as_bool(row["success"]), "latency_ms": as_float(row["latency_ms"]),
-                   "tokens_in": row["tokens_in"], "tokens_out": row["tokens_out"],
-                   "error_code": row["error_code"], "recorded_at": api_time(row["recorded_at"])}
-    return {"decision_id": row["decision_id"], "model_id": row["model_id"],
-            "endpoint": row["endpoint"], "fallbacks": from_json(row["fallbacks"], []),
-            "strategy": row["strategy"], "score": as_float(row["score"]),
-            "cache_hit": bool(row["cache_hit"]), "reason": row["reason"],
-            "agent_id": row["agent_id"], "task_type": row["task_type"],
-            "assignment_id": row["assignment_id"], "decided_at": api_time(row["decided_at"]),
-            "outcome": outcome}
+        outcome = {
+            "success": as_bool(row["success"]),
+            "latency_ms": as_float(row["latency_ms"]),
+            "tokens_in": row["tokens_in"],
+            "tokens_out": row["tokens_out"],
+            "error_code": row["error_code"],
+            "recorded_at": api_time(row["recorded_at"]),
+        }
+    return {
+        "decision_id": row["decision_id"],
+        "model_id": row["model_id"],
+        "endpoint": row["endpoint"],
+        "fallbacks": from_json(row["fallbacks"], []),
+        "strategy": row["strategy"],
+        "score": as_float(row["score"]),
+        "cache_hit": bool(row["cache_hit"]),
+        "reason": row["reason"],
+        "agent_id": row["agent_id"],
+        "task_type": row["task_type"],
+        "assignment_id": row["assignment_id"],
+        "decided_at": api_time(row["decided_at"]),
+        "outcome": outcome,
+    }

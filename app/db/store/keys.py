@@ -7,9 +7,13 @@ from app.db.store._common import api_time, reading, write
 
 def create_api_key(db, key_id: str, key_hash: str, role: str, label: str | None = None) -> dict:
     """Store a key (role admin/router/viewer); a taken id raises errors.UniqueViolation."""
+
     def work(c):
-        db.execute(c, "insert-api-key", {"key_id": key_id, "key_hash": key_hash, "role": role,
-                                         "label": label})
+        db.execute(
+            c,
+            "insert-api-key",
+            {"key_id": key_id, "key_hash": key_hash, "role": role, "label": label},
+        )
         return _key(db.query(c, "get-api-key", {"key_id": key_id})[0])
 
     return write(db, work)
@@ -31,11 +35,12 @@ def list_api_keys(db, after: str | None = None, limit: int = 100) -> list[dict]:
 
 def count_active_api_keys(db, role: str | None = None) -> int:
     with reading(db) as conn:
-        return int(db.query(conn, "count-active-api-keys", {"role": role})[0]["keys"])
+        return int(db.query(conn, "count-active-api-keys", {"role": role})[0]["active_keys"])
 
 
 def revoke_api_key(db, key_id: str) -> dict | None:
     """Revoke a key (a revoked key stays revoked, first time kept); None when unknown."""
+
     def work(c):
         db.execute(c, "revoke-api-key", {"key_id": key_id})
         rows = db.query(c, "get-api-key", {"key_id": key_id})
@@ -45,5 +50,10 @@ def revoke_api_key(db, key_id: str) -> dict | None:
 
 
 def _key(row: dict) -> dict:
-    return {"key_id": row["key_id"], "role": row["role"], "label": row["label"],
-            "created_at": api_time(row["created_at"]), "revoked_at": api_time(row["revoked_at"])}
+    return {
+        "key_id": row["key_id"],
+        "role": row["role"],
+        "label": row["label"],
+        "created_at": api_time(row["created_at"]),
+        "revoked_at": api_time(row["revoked_at"]),
+    }

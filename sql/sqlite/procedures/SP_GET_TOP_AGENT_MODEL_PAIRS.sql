@@ -4,7 +4,7 @@
 -- rank, within 2 %; docs/ANALYTICS.md). Only the chosen pairs' histogram rows are read: one
 -- key lookup per (hour, pair).
 -- Inputs:  p_limit, an integer 1..1000.
--- Returns: RANK, AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, FAILURES, SUCCESS_RATE,
+-- Returns: PAIR_RANK, AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, FAILURES, SUCCESS_RATE,
 --          AVG_LATENCY_MS, P50_LATENCY_MS, P95_LATENCY_MS, P99_LATENCY_MS, TOKENS_IN,
 --          TOKENS_OUT, LAST_HOUR; most requests first (ties by agent, then model).
 -- Errors:  10001 p_limit missing or outside 1..1000.
@@ -28,10 +28,11 @@ WITH RECURSIVE hours (HOUR_START, K) AS (
      GROUP BY AGENT_ID, MODEL_ID
 ), chosen AS (
     SELECT * FROM (SELECT p.*,
-                          ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS RANK
+                          ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID,
+                                                      MODEL_ID) AS PAIR_RANK
                      FROM pairs p
                     WHERE REQUESTS > 0)
-     WHERE RANK <= :p_limit
+     WHERE PAIR_RANK <= :p_limit
 ), hist AS (
     SELECT c.AGENT_ID, c.MODEL_ID, l.BUCKET, SUM(l.SAMPLES) AS SAMPLES
       FROM chosen c
@@ -53,7 +54,7 @@ WITH RECURSIVE hours (HOUR_START, K) AS (
       FROM cumulative
      GROUP BY AGENT_ID, MODEL_ID
 )
-SELECT c.RANK,
+SELECT c.PAIR_RANK,
        c.AGENT_ID,
        c.MODEL_ID,
        c.REQUESTS,
@@ -69,4 +70,4 @@ SELECT c.RANK,
        c.LAST_HOUR
   FROM chosen c
   JOIN ranks r ON r.AGENT_ID = c.AGENT_ID AND r.MODEL_ID = c.MODEL_ID
- ORDER BY c.RANK;
+ ORDER BY c.PAIR_RANK;

@@ -1,5 +1,5 @@
--- V_ALERT_OBSERVATIONS: what SP_EVALUATE_ALERTS compares: one row per (enabled rule, model in
--- its scope: the rule's model, or every model not disabled) with the value observed over the
+-- V_ALERT_OBSERVATIONS: what SP_EVALUATE_ALERTS compares: one row per V_ALERT_TARGETS row
+-- (enabled rule x model in its scope) with the value observed over the
 -- rule's window (the last WINDOW_MINUTES minutes of decision time) and whether it breaches.
 --   error_rate      failed / all outcomes, from raw INFERENCE_METRICS (exact)
 --   p95_latency_ms  exact nearest-rank p95 of the outcomes' latencies
@@ -11,21 +11,11 @@
 -- Inputs: none. Security: read-only; BI surface.
 CREATE VIEW V_ALERT_OBSERVATIONS AS
 WITH targets AS (
-    SELECT r.RULE_ID, m.MODEL_ID, r.METRIC, r.COMPARATOR, r.THRESHOLD, r.WINDOW_MINUTES,
-           r.MIN_SAMPLES, r.SEVERITY,
-           strftime('%Y-%m-%d %H:%M:%f000', 'now',
-                    printf('-%d minutes', r.WINDOW_MINUTES)) AS SINCE
-      FROM ALERT_RULES r
-      JOIN MODELS m ON (r.MODEL_ID IS NULL OR r.MODEL_ID = m.MODEL_ID) AND m.STATUS <> 'disabled'
-     WHERE r.ENABLED = 1
-), windows AS (
-    SELECT WINDOW_MINUTES, SINCE, MAX(METRIC = 'p95_latency_ms') AS WANTS_P95
-      FROM targets
-     WHERE METRIC IN ('error_rate', 'no_traffic', 'p95_latency_ms')
-     GROUP BY WINDOW_MINUTES, SINCE
+    SELECT * FROM V_ALERT_TARGETS
 ), traffic AS (
     SELECT w.WINDOW_MINUTES, i.MODEL_ID, COUNT(*) AS N, SUM(i.SUCCESS) AS S
-      FROM windows w
+      FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE FROM targets
+             WHERE METRIC IN ('error_rate', 'no_traffic')) w
      CROSS JOIN INFERENCE_METRICS i
      WHERE i.DECIDED_AT >= w.SINCE
      GROUP BY w.WINDOW_MINUTES, i.MODEL_ID
@@ -34,9 +24,10 @@ WITH targets AS (
            ROW_NUMBER() OVER (PARTITION BY w.WINDOW_MINUTES, i.MODEL_ID
                               ORDER BY i.LATENCY_MS) AS RN,
            COUNT(*) OVER (PARTITION BY w.WINDOW_MINUTES, i.MODEL_ID) AS N
-      FROM windows w
+      FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE FROM targets
+             WHERE METRIC = 'p95_latency_ms') w
      CROSS JOIN INFERENCE_METRICS i
-     WHERE w.WANTS_P95 = 1 AND i.DECIDED_AT >= w.SINCE
+     WHERE i.DECIDED_AT >= w.SINCE
 ), p95 AS (
     SELECT WINDOW_MINUTES, MODEL_ID, N, LATENCY_MS
       FROM ranked
@@ -54,7 +45,7 @@ WITH targets AS (
                          WHEN 'utilization' THEN COALESCE(u.N, 0)
                          ELSE COALESCE(tr.N, 0) END AS SAMPLES,
            CASE t.METRIC
-                WHEN 'no_traffic' THEN COALESCE(tr.N, 0)
+                WHEN 'no_traffic' THEN CAST(COALESCE(tr.N, 0) AS REAL)
                 WHEN 'error_rate' THEN CASE WHEN tr.N >= t.MIN_SAMPLES
                                             THEN CAST(tr.N - tr.S AS REAL) / tr.N END
                 WHEN 'p95_latency_ms' THEN CASE WHEN p.N >= t.MIN_SAMPLES THEN p.LATENCY_MS END

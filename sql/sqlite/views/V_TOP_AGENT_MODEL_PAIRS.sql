@@ -1,7 +1,7 @@
 -- V_TOP_AGENT_MODEL_PAIRS: the 100 (agent, model) pairs with the most requests in the last 24
 -- whole hours including the current one (SP_GET_TOP_AGENT_MODEL_PAIRS takes any limit up to
 -- 1000), with success rate, average and p50/p95/p99 latency from the pairs' merged histograms
--- (nearest rank, within 2 %) and tokens. RANK 1 = most requests.
+-- (nearest rank, within 2 %) and tokens. PAIR_RANK 1 = most requests.
 -- Inputs: none. Security: read-only; BI surface.
 CREATE VIEW V_TOP_AGENT_MODEL_PAIRS AS
 WITH RECURSIVE hours (HOUR_START, K) AS (
@@ -19,10 +19,11 @@ WITH RECURSIVE hours (HOUR_START, K) AS (
      GROUP BY AGENT_ID, MODEL_ID
 ), chosen AS (
     SELECT * FROM (SELECT p.*,
-                          ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS RANK
+                          ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID,
+                                                      MODEL_ID) AS PAIR_RANK
                      FROM pairs p
                     WHERE REQUESTS > 0)
-     WHERE RANK <= 100
+     WHERE PAIR_RANK <= 100
 ), hist AS (
     SELECT c.AGENT_ID, c.MODEL_ID, l.BUCKET, SUM(l.SAMPLES) AS SAMPLES
       FROM chosen c
@@ -44,7 +45,7 @@ WITH RECURSIVE hours (HOUR_START, K) AS (
       FROM cumulative
      GROUP BY AGENT_ID, MODEL_ID
 )
-SELECT c.RANK,
+SELECT c.PAIR_RANK,
        c.AGENT_ID,
        c.MODEL_ID,
        c.REQUESTS,

@@ -1,0 +1,41 @@
+-- Assignment runs and assignments. Assignments are inserted pending and become active only
+-- through SP_ACTIVATE_ASSIGNMENT_RUN. Security: writes ROUTER_APP (admin); reads every role.
+
+-- name: insert-assignment-run
+INSERT INTO ASSIGNMENT_RUNS (RUN_ID, METHOD, STATUS, TOTAL_SCORE, GREEDY_TOTAL_SCORE,
+                             IMPROVEMENT_PCT, UNASSIGNED, CREATED_AT)
+VALUES (:run_id, :method, :status, :total_score, :greedy_total_score,
+        :improvement_pct, :unassigned, :created_at);
+
+-- name: insert-assignment
+INSERT INTO AGENT_MODEL_ASSIGNMENTS (ASSIGNMENT_ID, RUN_ID, AGENT_ID, MODEL_ID, SCORE, METHOD,
+                                     STATUS, ASSIGNED_AT)
+VALUES (:assignment_id, :run_id, :agent_id, :model_id, :score, :method,
+        'pending', :assigned_at);
+
+-- name: get-assignment-run
+SELECT RUN_ID, METHOD, STATUS, TOTAL_SCORE, GREEDY_TOTAL_SCORE, IMPROVEMENT_PCT, UNASSIGNED,
+       CREATED_AT, ACTIVATED_AT
+  FROM ASSIGNMENT_RUNS
+ WHERE RUN_ID = :run_id;
+
+-- name: get-latest-assignment-run
+-- The newest run of any method and status (dashboard: last auto-assign vs greedy).
+SELECT RUN_ID, METHOD, STATUS, TOTAL_SCORE, GREEDY_TOTAL_SCORE, IMPROVEMENT_PCT, UNASSIGNED,
+       CREATED_AT, ACTIVATED_AT
+  FROM ASSIGNMENT_RUNS
+ ORDER BY CREATED_AT DESC, RUN_ID DESC
+ LIMIT 1;
+
+-- name: list-run-assignments
+SELECT ASSIGNMENT_ID, RUN_ID, AGENT_ID, MODEL_ID, SCORE, METHOD, STATUS, ASSIGNED_AT
+  FROM AGENT_MODEL_ASSIGNMENTS
+ WHERE RUN_ID = :run_id
+ ORDER BY AGENT_ID;
+
+-- name: list-active-assignments
+SELECT AGENT_ID, MODEL_ID, ASSIGNMENT_ID, RUN_ID, SCORE, METHOD, ASSIGNED_AT, ACTIVATED_AT,
+       TOTAL_REQUESTS, SUCCESS_COUNT, FAILURE_COUNT, SUCCESS_RATE, TOTAL_LATENCY_MS,
+       AVG_LATENCY_MS, LAST_USED_AT
+  FROM V_ACTIVE_ASSIGNMENTS
+ ORDER BY AGENT_ID;
