@@ -94,17 +94,7 @@ class Router:
         pick = STRATEGIES.get(name)
         if pick is None:
             raise UnknownStrategy(f"unknown strategy {name!r}; one of {sorted(STRATEGIES)}")
-        catalog = self._catalog()
-        agent = catalog.agents.get(agent_id)
-        if agent is None or agent.status != "active":
-            raise UnknownAgent(f"unknown or inactive agent {agent_id!r}")
-        if task_type is None:
-            task_type = agent.task_type
-        key = (agent_id, task_type, size_bucket(prompt_tokens))
-        ranking = self.cache.get(key)
-        cache_hit = ranking is not None and ranking.catalog_version == catalog.version
-        if not cache_hit:
-            catalog, ranking = self._rank(key)
+        catalog, task_type, ranking, cache_hit = self._ranking(agent_id, task_type, prompt_tokens)
         assignment = catalog.assignments.get(agent_id)
         # adaptive weighs the best few by capability; assigned needs the assignment + fallbacks
         limit = self._tuning.top_k if name == "adaptive" else _ALL
@@ -124,13 +114,6 @@ class Router:
         is_probe = chosen.model_id in probes
         if is_probe:
             reason += "; half-open probe after cooldown"
-        fallbacks: list[dict] = []
-        if self._max_fallbacks:
-            for c in chain(live, spare):  # live in ranking order, then full ones
-                if c is not chosen and c.model_id not in probes:
-                    fallbacks.append({"model_id": c.model_id, "endpoint": c.endpoint})
-                    if len(fallbacks) == self._max_fallbacks:
-                        break
         return Decision(
             decision_id=decision_id,
             agent_id=agent_id,
@@ -142,7 +125,7 @@ class Router:
                 if assignment is not None and assignment.model_id == chosen.model_id
                 else None
             ),
-            fallbacks=fallbacks,
+            fallbacks=self._fallbacks(live, spare, chosen, probes),
             strategy=name,
             score=chosen.capability,
             cache_hit=cache_hit,
@@ -150,6 +133,36 @@ class Router:
             decided_at=decided_at,
             probe=is_probe,
         )
+
+    def _ranking(
+        self, agent_id: str, task_type: str | None, prompt_tokens: int
+    ) -> tuple[Catalog, str | None, Ranking, bool]:
+        """(catalog, effective task type, ranking, cache hit) for a request."""
+        catalog = self._catalog()
+        agent = catalog.agents.get(agent_id)
+        if agent is None or agent.status != "active":
+            raise UnknownAgent(f"unknown or inactive agent {agent_id!r}")
+        if task_type is None:
+            task_type = agent.task_type
+        key = (agent_id, task_type, size_bucket(prompt_tokens))
+        ranking = self.cache.get(key)
+        if ranking is not None and ranking.catalog_version == catalog.version:
+            return catalog, task_type, ranking, True
+        catalog, ranking = self._rank(key)
+        return catalog, task_type, ranking, False
+
+    def _fallbacks(
+        self, live: list[Candidate], spare: list[Candidate], chosen: Candidate, probes: set[str]
+    ) -> list[dict]:
+        """Up to max_fallbacks others: live ones in ranking order, then full ones; no probes."""
+        fallbacks: list[dict] = []
+        if self._max_fallbacks:
+            for c in chain(live, spare):
+                if c is not chosen and c.model_id not in probes:
+                    fallbacks.append({"model_id": c.model_id, "endpoint": c.endpoint})
+                    if len(fallbacks) == self._max_fallbacks:
+                        break
+        return fallbacks
 
     def _rank(self, key: tuple) -> tuple[Catalog, Ranking]:
         """Cache miss: compute and store the ranking (generation taken before the catalog read)."""
