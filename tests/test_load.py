@@ -211,8 +211,6 @@ def test_rejects_bad_settings(kwargs):
 
 
 def test_cancel_releases_without_learning():
-    from app.load import LoadTracker
-
     tracker = LoadTracker(60.0)
     assert tracker.start("d1", "m")
     assert tracker.inflight("m") == 1

@@ -418,6 +418,24 @@ def test_lost_probe_expires_and_cools_again():
     assert router.record_outcome(probe.decision_id, "a", True, 5) is False  # too late
 
 
+def test_abandoned_probe_is_given_back():
+    router, clock = build(
+        [model("a", 0.9), model("b", 0.5)], default_strategy="assigned", cooldown_seconds=10
+    )
+    for _ in range(3):
+        d = router.route("agent")
+        router.record_outcome(d.decision_id, "a", False, 5)
+    clock.advance(10)
+    probe = router.route("agent")
+    assert probe.probe is True and router.route("agent").model_id == "b"
+    assert router.abandon(probe.decision_id, "a") is True  # the writer refused the decision
+    assert router.load.inflight("a") == 0
+    assert router.cooldowns()[0]["probe_in_flight"] is False
+    again = router.route("agent")
+    assert (again.model_id, again.probe) == ("a", True)  # the probe is available again
+    assert router.abandon(probe.decision_id, "a") is False
+
+
 def test_stragglers_do_not_move_the_breaker():
     router, clock = build(
         [model("a", 0.9), model("b", 0.5)], default_strategy="assigned", cooldown_seconds=10
