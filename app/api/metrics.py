@@ -1,11 +1,12 @@
 """GET /metrics: Prometheus text from a registry of this app (tests build many apps).
 
 Counted per request: requests and latency per route (the URL rule, never the raw path, so ids do
-not explode the label set) and status. Counted per route decision: decisions per model and
-strategy, cache hits and misses. Read at scrape time (a custom collector): database pool and
-writer figures, in-flight load, utilisation and cooldowns per model, open alerts per severity.
-A section that fails at scrape time is skipped and flagged, so /metrics still answers while the
-database is down.
+not explode the label set), method and status. Counted per route decision: decisions per model
+and strategy. Read at scrape time (a custom collector) from the engine: pool, writer and ranking
+cache figures (`model_router_pool_*`, `model_router_writer_*`, `model_router_cache_*`, the cache
+hit rate among them), in-flight load, capacity, utilisation and cooldowns per model; and open
+alerts per severity from the database. A section that fails at scrape time is skipped and
+flagged (`model_router_scrape_error`), so /metrics still answers while the database is down.
 """
 
 from __future__ import annotations
@@ -21,17 +22,26 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 from app.api.operations import operation
+from app.db import store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 PREFIX = "model_router"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SEVERITIES = ("critical", "info", "warning")
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]+")
+# engine.load() field -> (metric name, help)
+_LOAD = {
+    "in_flight": ("model_in_flight", "Requests in flight per model"),
+    "capacity": ("model_capacity", "Requests a model takes at once"),
+    "utilization": ("model_utilization", "In flight / capacity per model"),
+    "ewma_latency_ms": ("model_ewma_latency_ms", "EWMA latency per model"),
+}
 
 
 class ApiMetrics:
-    """The app's registry and the instruments the request hooks and views update."""
+    """The app's registry and the instruments the request hooks and the route view update."""
 
     def __init__(self, app: Flask) -> None:
         self.registry = CollectorRegistry()
@@ -43,8 +53,8 @@ class ApiMetrics:
         )
         self.latency = Histogram(
             f"{PREFIX}_http_request_duration_seconds",
-            "HTTP request latency by route",
-            ["method", "route"],
+            "HTTP request latency by route and status",
+            ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -54,24 +64,17 @@ class ApiMetrics:
             ["model_id", "strategy"],
             registry=self.registry,
         )
-        self.cache = Counter(
-            f"{PREFIX}_route_cache_lookups",
-            "Ranking cache lookups of route decisions",
-            ["result"],
-            registry=self.registry,
-        )
-        self.registry.register(ScrapeCollector(app, self))
+        self.registry.register(ScrapeCollector(app))
 
 
 class ScrapeCollector:
     """Figures read from the engine and the database when Prometheus scrapes."""
 
-    def __init__(self, app: Flask, owner: ApiMetrics) -> None:
+    def __init__(self, app: Flask) -> None:
         self.app = app
-        self.owner = owner
 
     def describe(self):
-        return []  # the metric names depend on the figures; nothing to check at registration
+        return []  # the names follow the engine's figures; nothing to check at registration
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         errors = GaugeMetricFamily(
@@ -87,36 +90,27 @@ class ScrapeCollector:
                 log.warning("metrics: %s figures unavailable: %s", section, type(exc).__name__)
                 errors.add_metric([section], 1)
         yield errors
-        yield self._hit_ratio()
 
-    def _engine(self):
-        return self.app.extensions["router"].engine
+    @property
+    def _services(self):
+        return self.app.extensions["router"]
 
     def _db(self):
-        for name, value in sorted(_numeric_leaves(self._engine().db_figures())):
-            gauge = GaugeMetricFamily(f"{PREFIX}_db_{name}", f"database figure {name}")
-            gauge.add_metric([], value)
-            yield gauge
+        for section, figures in self._services.engine.db_figures().items():
+            for name, value in figures.items():
+                family = _figure(f"{PREFIX}_{_name(section)}_{_name(name)}", value)
+                if family is not None:
+                    yield family
 
     def _load(self):
-        engine = self._engine()
+        engine = self._services.engine
         families = {
-            "in_flight": GaugeMetricFamily(
-                f"{PREFIX}_model_in_flight", "Requests in flight per model", labels=["model_id"]
-            ),
-            "capacity": GaugeMetricFamily(
-                f"{PREFIX}_model_capacity", "Concurrent requests a model takes", labels=["model_id"]
-            ),
-            "utilization": GaugeMetricFamily(
-                f"{PREFIX}_model_utilization", "In flight / capacity", labels=["model_id"]
-            ),
-            "ewma_latency_ms": GaugeMetricFamily(
-                f"{PREFIX}_model_ewma_latency_ms", "EWMA latency per model", labels=["model_id"]
-            ),
+            field: GaugeMetricFamily(f"{PREFIX}_{name}", text, labels=["model_id"])
+            for field, (name, text) in _LOAD.items()
         }
         for row in engine.load():
-            for key, family in families.items():
-                value = _number(row.get(key))
+            for field, family in families.items():
+                value = _number(row.get(field))
                 if value is not None:
                     family.add_metric([str(row["model_id"])], value)
         cooling = GaugeMetricFamily(
@@ -128,53 +122,43 @@ class ScrapeCollector:
         yield cooling
 
     def _alerts(self):
-        from app.db import store
-
+        counts = dict.fromkeys(SEVERITIES, 0)
+        counts.update(store.count_open_alerts(self._services.db))
         gauge = GaugeMetricFamily(
             f"{PREFIX}_open_alerts", "Open or acknowledged alerts", labels=["severity"]
         )
-        counts = {"info": 0, "warning": 0, "critical": 0}
-        for severity, count in store.count_open_alerts(self.app.extensions["router"].db).items():
-            counts[str(severity)] = count
         for severity, count in sorted(counts.items()):
-            gauge.add_metric([severity], count)
+            gauge.add_metric([str(severity)], count)
         yield gauge
 
-    def _hit_ratio(self) -> GaugeMetricFamily:
-        hits = misses = 0.0
-        for metric in self.owner.cache.collect():
-            for sample in metric.samples:
-                if sample.name.endswith("_total"):
-                    if sample.labels.get("result") == "hit":
-                        hits = sample.value
-                    else:
-                        misses += sample.value
-        gauge = GaugeMetricFamily(
-            f"{PREFIX}_route_cache_hit_ratio",
-            "Share of route decisions served from the ranking cache "
-            "since start (NaN before the first)",
-        )
-        gauge.add_metric([], hits / (hits + misses) if hits + misses else float("nan"))
-        return gauge
+
+def _name(text) -> str:
+    return _NAME_CHARS.sub("_", str(text)).strip("_").lower()
 
 
-def _numeric_leaves(figures: Mapping, prefix: str = "") -> Iterator[tuple[str, float]]:
-    for key, value in figures.items():
-        name = _NAME_CHARS.sub("_", f"{prefix}{key}").strip("_").lower()
-        if isinstance(value, Mapping):
-            yield from _numeric_leaves(value, name + "_")
-        else:
-            number = _number(value)
+def _figure(name: str, value) -> GaugeMetricFamily | None:
+    """One engine figure as a gauge: a number as is; a word as a label (`value="running"` 1);
+    a mapping of numbers (a histogram, percentiles) as one gauge labelled by its keys."""
+    text = f"engine figure {name.removeprefix(PREFIX + '_')}"
+    number = _number(value)
+    if number is not None:
+        return GaugeMetricFamily(name, text, value=number)
+    if isinstance(value, str):
+        family = GaugeMetricFamily(name, text, labels=["value"])
+        family.add_metric([value], 1)
+        return family
+    if isinstance(value, Mapping):
+        family = GaugeMetricFamily(name, text, labels=["key"])
+        for key, item in value.items():
+            number = _number(item)
             if number is not None:
-                yield name, number
+                family.add_metric([str(key)], number)
+        return family
+    return None
 
 
 def _number(value) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    return None
+    return float(value) if isinstance(value, bool | int | float) else None
 
 
 # -- hooks and view -------------------------------------------------------------------------------
@@ -191,18 +175,17 @@ def _start_timer() -> None:
 def _observe(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+    status = str(response.status_code)
     m = _metrics()
-    m.requests.labels(request.method, rule, str(response.status_code)).inc()
+    m.requests.labels(request.method, rule, status).inc()
     if started is not None:
-        m.latency.labels(request.method, rule).observe(time.perf_counter() - started)
+        m.latency.labels(request.method, rule, status).observe(time.perf_counter() - started)
     return response
 
 
 def count_decision(decision: Mapping) -> None:
     """Called by the route view for every decision it returns."""
-    m = _metrics()
-    m.decisions.labels(str(decision.get("model_id")), str(decision.get("strategy"))).inc()
-    m.cache.labels("hit" if decision.get("cache_hit") else "miss").inc()
+    _metrics().decisions.labels(str(decision["model_id"]), str(decision["strategy"])).inc()
 
 
 def install(app: Flask) -> None:
@@ -217,10 +200,9 @@ def install(app: Flask) -> None:
     "viewer",
     "Prometheus metrics",
     response="text/plain",
-    description="Prometheus text exposition format; needs a viewer (or admin) key: "
-    "scrape with `authorization: {credentials: <key>}`.",
+    description="Prometheus text format 0.0.4 (OpenMetrics when the Accept header asks for "
+    "it); needs a viewer (or admin) key.",
 )
 def metrics_text():
-    # Text format 0.0.4 unless the scraper asks for OpenMetrics in Accept.
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encode(_metrics().registry), content_type=content_type)
