@@ -20,10 +20,21 @@ from app.db.pool import (
 )
 
 STATS_FIELDS = {
-    "size", "idle", "active", "waiting", "min_size", "max_size", "acquired_total",
-    "wait_time_total_s", "wait_time_max_s", "timeouts", "connection_errors",
-    "connections_lost", "recreated", "leaks",
-}  # fmt: skip
+    "size",
+    "idle",
+    "active",
+    "waiting",
+    "min_size",
+    "max_size",
+    "acquired_total",
+    "wait_time_total_s",
+    "wait_time_max_s",
+    "timeouts",
+    "connection_errors",
+    "connections_lost",
+    "recreated",
+    "leaks",
+}
 
 
 class TrackedConnection(sqlite3.Connection):
@@ -131,7 +142,9 @@ def test_four_workers_on_two_connections_give_two_successes_and_two_timeouts(db,
 def test_timeout_message_names_pool_timeout_and_size(db, make_pool):
     pool = make_pool(db.connect, min_size=1, max_size=1)
     with pool.connection():
-        with pytest.raises(PoolTimeout, match=r"pool 'test': no connection within 0.05 s \(size 1/1"):
+        with pytest.raises(
+            PoolTimeout, match=r"pool 'test': no connection within 0.05 s \(size 1/1"
+        ):
             pool.acquire(timeout=0.05)
 
 
@@ -188,22 +201,21 @@ def test_waiters_are_served_in_arrival_order(db, make_pool):
 
 
 def test_grows_on_demand_and_shrinks_to_min_after_idle_timeout(db, make_pool):
-    pool = make_pool(db.connect, min_size=1, max_size=4, idle_timeout=0.2,
-                     health_check_interval=0.05)  # fmt: skip
+    pool = make_pool(db.connect, min_size=1, max_size=4, idle_timeout=0.2)
     conns = [pool.acquire() for _ in range(4)]
     assert len({id(c) for c in conns}) == 4
     for conn in conns:
         pool.release(conn)
     assert pool.stats()["size"] == 4  # not before idle_timeout
-    wait_until(lambda: pool.stats()["size"] == 1)
-    assert sum(c.closed_by_pool for c in db.opened) == 3
-    assert pool.stats()["idle"] == 1
+    wait_until(lambda: sum(c.closed_by_pool for c in db.opened) == 3)
+    assert (pool.stats()["size"], pool.stats()["idle"], len(db.opened)) == (1, 1, 4)
 
 
 def test_refills_to_min_after_every_connection_broke(db, make_pool):
     # reset is a no-op so that the broken connections go back idle and the health check finds them.
-    pool = make_pool(db.connect, min_size=3, max_size=3, health_check_interval=0.05,
-                     reset=lambda conn: None)  # fmt: skip
+    pool = make_pool(
+        db.connect, min_size=3, max_size=3, health_check_interval=0.05, reset=lambda conn: None
+    )
     broken = [pool.acquire() for _ in range(3)]
     for conn in broken:
         sqlite3.Connection.close(conn)  # the server side went away
@@ -223,14 +235,20 @@ def test_borrow_pings_a_connection_idle_past_the_validation_window(db, make_pool
         pings.append(conn)
         return conn.execute("SELECT 1").fetchone() == (1,)
 
-    pool = make_pool(db.connect, min_size=1, max_size=1, validation_window=0.05, ping=ping,
-                     reset=lambda conn: None)  # fmt: skip
+    pool = make_pool(
+        db.connect,
+        min_size=1,
+        max_size=1,
+        validation_window=0.5,
+        ping=ping,
+        reset=lambda conn: None,
+    )
     first = pool.acquire()
     pool.release(first)
     pool.release(pool.acquire())  # within the window: no ping
     assert pings == []
     sqlite3.Connection.close(first)
-    time.sleep(0.06)
+    time.sleep(0.55)
     second = pool.acquire()
     assert second is not first and pings[0] is first
     assert second.execute("SELECT 1").fetchone() == (1,)
@@ -242,8 +260,15 @@ def test_borrow_pings_a_connection_idle_past_the_validation_window(db, make_pool
 def test_starts_while_database_is_down_and_recovers_by_itself(db, make_pool, caplog):
     caplog.set_level(logging.WARNING, logger="app.db.pool")
     db.down = True
-    pool = make_pool(db.connect, min_size=2, max_size=2, retry_attempts=2,
-                     retry_initial_delay=0.01, retry_multiplier=2, retry_max_delay=0.05)  # fmt: skip
+    pool = make_pool(
+        db.connect,
+        min_size=2,
+        max_size=2,
+        retry_attempts=2,
+        retry_initial_delay=0.01,
+        retry_multiplier=2,
+        retry_max_delay=0.05,
+    )
     assert pool.stats()["size"] == 0
     with pytest.raises(PoolTimeout, match="last connect error: OperationalError: database is down"):
         pool.acquire(timeout=0.1)
@@ -272,8 +297,9 @@ def test_connect_retries_transient_errors_with_the_backoff_schedule():
 
     delays = backoff_delays(4, 0.01, 2.0, 0.05)
     with pytest.raises(sqlite3.OperationalError, match="refused #5"):
-        connect_with_retry(connect, delays, is_transient=lambda e: True, sleep=slept.append,
-                           jitter=lambda d: d)  # fmt: skip
+        connect_with_retry(
+            connect, delays, is_transient=lambda e: True, sleep=slept.append, jitter=lambda d: d
+        )
     assert slept == pytest.approx([0.01, 0.02, 0.04, 0.05])
     assert len(calls) == 5
 
@@ -297,9 +323,17 @@ def test_non_transient_connect_error_is_not_retried():
 
 def test_pool_refill_sleeps_the_configured_schedule(make_pool):
     slept = []
-    pool = make_pool(_refuse, min_size=1, max_size=1, retry_attempts=3, retry_initial_delay=0.01,
-                     retry_multiplier=3.0, retry_max_delay=0.05, sleep=slept.append,
-                     jitter=lambda d: d)  # fmt: skip
+    pool = make_pool(
+        _refuse,
+        min_size=1,
+        max_size=1,
+        retry_attempts=3,
+        retry_initial_delay=0.01,
+        retry_multiplier=3.0,
+        retry_max_delay=0.05,
+        sleep=slept.append,
+        jitter=lambda d: d,
+    )
     wait_until(lambda: len(slept) >= 6)
     pool.close()
     assert slept[:6] == pytest.approx([0.01, 0.03, 0.05] * 2)
@@ -340,8 +374,12 @@ def test_connection_whose_rollback_fails_is_discarded_and_replaced(make_pool):
 
 
 def test_body_error_discards_only_connection_errors(db, make_pool):
-    pool = make_pool(db.connect, min_size=1, max_size=1,
-                     is_connection_error=lambda e: isinstance(e, sqlite3.OperationalError))  # fmt: skip
+    pool = make_pool(
+        db.connect,
+        min_size=1,
+        max_size=1,
+        is_connection_error=lambda e: isinstance(e, sqlite3.OperationalError),
+    )
     with pytest.raises(ValueError), pool.connection() as first:
         raise ValueError("bad input")
     with pytest.raises(sqlite3.OperationalError), pool.connection() as second:
@@ -371,8 +409,12 @@ def test_leak_warning_names_thread_and_time(db, make_pool, caplog):
 
 
 def test_statement_cache_is_per_connection_and_dropped_with_it(db, make_pool):
-    pool = make_pool(db.connect, min_size=1, max_size=1,
-                     is_connection_error=lambda e: isinstance(e, sqlite3.OperationalError))  # fmt: skip
+    pool = make_pool(
+        db.connect,
+        min_size=1,
+        max_size=1,
+        is_connection_error=lambda e: isinstance(e, sqlite3.OperationalError),
+    )
     with pool.connection() as conn:
         pool.statement_cache(conn)["q"] = "prepared"
     with pool.connection() as conn:
@@ -400,12 +442,15 @@ def test_stats_fields_are_consistent(db, make_pool):
 
 
 def test_no_thread_before_start_and_closed_pool_refuses(db):
-    before = threading.active_count()
-    pool = ConnectionPool(db.connect, min_size=1, max_size=1, name="test")
-    assert threading.active_count() == before and db.opened == []
-    with pytest.raises(PoolClosed):
+    def pool_threads() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("lazy-pool")]
+
+    pool = ConnectionPool(db.connect, min_size=1, max_size=1, name="lazy")
+    assert pool_threads() == [] and db.opened == []
+    with pytest.raises(PoolClosed, match="not started"):
         pool.acquire(timeout=0.01)
     pool.start()
+    assert pool_threads() == ["lazy-pool-maintenance"]
     held = pool.acquire()
     errors = []
 

@@ -62,13 +62,9 @@ def backoff_delays(attempts: int, initial: float, multiplier: float, cap: float)
 
 
 def equal_jitter(delay: float, rand: Callable[[], float] = random.random) -> float:
-    """Half fixed, half random: keeps the growth while spreading reconnects of many workers."""
+    """Half fixed, half random ("equal jitter"): spreads the reconnects of many workers while,
+    unlike full jitter (anywhere in [0, delay]), never retrying at once against a down server."""
     return delay / 2 + delay / 2 * rand()
-
-
-def full_jitter(delay: float, rand: Callable[[], float] = random.random) -> float:
-    """Anywhere in [0, delay] (AWS's "full jitter"): widest spread, but may retry at once."""
-    return delay * rand()
 
 
 def connect_with_retry(
@@ -125,11 +121,12 @@ def _close_quietly(conn: Any) -> None:
 class _Waiter:
     """One thread waiting for a connection; `signal` is released when `conn` is set."""
 
-    __slots__ = ("conn", "ident", "signal")
+    __slots__ = ("conn", "ident", "since", "signal")
 
-    def __init__(self) -> None:
+    def __init__(self, since: float) -> None:
         self.conn: Any = None
         self.ident = get_ident()
+        self.since = since  # when acquire() was called, for the wait-time figures
         self.signal = threading.Lock()
         self.signal.acquire()
 
@@ -147,6 +144,8 @@ class _Borrowed:
         return self.conn
 
     def __exit__(self, typ, exc, tb) -> None:
+        if id(self.conn) not in self.pool._borrowed:
+            return  # the body discarded it already (still referenced here, so its id is unique)
         if exc is not None and self.pool._is_connection_error(exc):
             self.pool.discard(self.conn)  # a connection error leaves the connection suspect
         else:
@@ -189,11 +188,8 @@ class ConnectionPool:
         self._connect, self._ping, self._reset = connect, ping or default_ping, reset or _rollback
         self._is_connection_error = is_connection_error
         self._idle_timeout, self._health_interval = idle_timeout, health_check_interval
-        self._window, self._leak, self._retry_max = (
-            validation_window,
-            leak_threshold,
-            retry_max_delay,
-        )
+        self._window, self._leak = validation_window, leak_threshold
+        self._retry_max = retry_max_delay
         self._delays = backoff_delays(
             retry_attempts, retry_initial_delay, retry_multiplier, retry_max_delay
         )
@@ -209,7 +205,7 @@ class ConnectionPool:
         self._borrowed: dict[int, tuple[float, int]] = {}  # id -> (borrowed at, thread ident)
         self._last_used: dict[int, float] = {}  # id -> when last returned (or opened)
         self._caches: dict[int, dict] = {}
-        self._warned: set[int] = set()  # borrowed ids already reported as leaks
+        self._warned: dict[int, float] = {}  # id -> borrow time already reported as a leak
         self._size = 0  # open connections plus those being opened
         self._opening = 0
         self._lost_debt = 0  # lost connections not yet replaced (for "recreated")
@@ -367,25 +363,23 @@ class ConnectionPool:
     def _acquire_slow(self, start: float, timeout: float) -> Any:
         deadline = start + timeout
         while True:
-            conn = self._wait_turn(deadline, timeout)
+            conn = self._wait_turn(start, deadline, timeout)
             if monotonic() - self._last_used[id(conn)] <= self._window or self._validate(conn):
-                waited = monotonic() - start
-                with self._lock:
-                    self._wait_total += waited
-                    self._wait_max = max(self._wait_max, waited)
                 return conn
 
-    def _wait_turn(self, deadline: float, timeout: float) -> Any:
+    def _wait_turn(self, start: float, deadline: float, timeout: float) -> Any:
         """Take an idle connection if nobody queues, else queue and wait to be handed one."""
         with self._lock:
             if self._state != _OPEN:
                 raise PoolClosed(f"pool {self.name!r} is {self._state}")
             if self._idle and not self._waiters:
                 conn = self._idle.pop()
-                self._borrowed[id(conn)] = (monotonic(), get_ident())
+                now = monotonic()
+                self._borrowed[id(conn)] = (now, get_ident())
                 self._acquired += 1
+                self._note_wait_locked(now - start)
                 return conn
-            waiter = _Waiter()
+            waiter = _Waiter(start)
             self._waiters.append(waiter)
             grow = self._reserve_locked(self.max_size)
         if grow:
@@ -414,8 +408,14 @@ class ConnectionPool:
         self._borrowed[key] = (now, waiter.ident)
         self._last_used[key] = now
         self._acquired += 1
+        # Counted here, under the lock we hold anyway: the woken waiter takes no second lock.
+        self._note_wait_locked(now - waiter.since)
         waiter.conn = conn
         waiter.signal.release()
+
+    def _note_wait_locked(self, waited: float) -> None:
+        self._wait_total += waited
+        self._wait_max = max(self._wait_max, waited)
 
     def _put(self, conn: Any, *, oldest: bool = False) -> None:
         """Give a new or checked connection to the first waiter, else to the idle list."""
@@ -463,7 +463,7 @@ class ConnectionPool:
         self._borrowed.pop(key, None)
         self._last_used.pop(key, None)
         self._caches.pop(key, None)
-        self._warned.discard(key)
+        self._warned.pop(key, None)
         self._size -= 1
 
     # -- opening ---------------------------------------------------------------------------------
@@ -593,18 +593,17 @@ class ConnectionPool:
             late = [
                 (key, since, ident)
                 for key, (since, ident) in self._borrowed.items()
-                if now - since > self._leak and key not in self._warned
+                if now - since > self._leak and self._warned.get(key) != since
             ]
-            self._warned.update(key for key, _, _ in late)
+            self._warned.update((key, since) for key, since, _ in late)
             self._n["leaks"] += len(late)
         for _, since, ident in late:
             self._log_leak(ident, now - since)
 
     def _leak_at_release(self, key: int, borrowed: tuple[float, int], now: float) -> None:
         with self._lock:
-            if key in self._warned:
-                self._warned.discard(key)  # reported already by the maintenance thread
-                return
+            if self._warned.pop(key, None) == borrowed[0]:
+                return  # reported already by the maintenance thread
             self._n["leaks"] += 1
         self._log_leak(borrowed[1], now - borrowed[0])
 
