@@ -85,7 +85,15 @@ def _bootstrap(args, config) -> int:
 
 def _keys_create(args, config) -> int:
     from app.api.auth import KeyRing
+    from app.api.schemas import KeyIn
+    from app.api.validation import field_errors
 
+    try:
+        KeyIn.model_validate({"role": args.role, "label": args.label})
+    except ValueError as exc:
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in field_errors(exc))
+        print(f"keys create: {reasons}", file=sys.stderr)
+        return 2
     with _database(config) as db:
         record, key = KeyRing(db).create(args.role, args.label)
     print(f"created {record['role']} key {record['key_id']}; it is shown once, store it now:")

@@ -88,9 +88,13 @@ def test_keys_create_list_revoke(cli, database, caplog):
     assert cli("keys", "revoke", "0123456789abcdef")[0] == 1
 
 
-def test_keys_create_needs_a_known_role(cli):
+def test_keys_create_needs_a_known_role_and_a_printable_label(cli):
     with pytest.raises(SystemExit):
         cli("keys", "create", "--role", "root")
+    code, out, err = cli("keys", "create", "--role", "viewer", "--label", "x" * 201)
+    assert code == 2 and "label" in err and "mr_" not in out
+    code, _, err = cli("keys", "create", "--role", "viewer", "--label", "two\nlines")
+    assert code == 2 and "label" in err
 
 
 def test_catalog_export_import_round_trip(cli, tmp_path, monkeypatch, database, template_db):
