@@ -460,9 +460,9 @@ def test_duplicate_outcomes_are_not_learned_twice():
     assert router.record_outcome("unknown-id", "a", False, 100) is False
     assert router.load.inflight("a") == 0
     [status] = router.model_status()
-    assert status["success_mean"] == pytest.approx(2 / 3)  # Beta(1 + 1, 1): one success
+    assert status["success_mean"] == pytest.approx(10.5 / 11)  # Beta(9.5 + 1, 0.5): one success
     assert router.record_outcome(None, "a", False, 100) is True  # learned, no load change
-    assert router.model_status()[0]["success_mean"] == pytest.approx(2 / 4)
+    assert router.model_status()[0]["success_mean"] == pytest.approx(10.5 / 12)
 
 
 def test_concurrent_routes_never_exceed_capacity_and_counts_return_to_zero():
@@ -597,7 +597,7 @@ def test_outcome_posted_to_another_host_is_reconciled_by_the_deciding_host():
         assert post_outcome(host_b, d.decision_id, d.model_id, True, 250.0) == 201
     assert post_outcome(host_b, decisions[0].decision_id, "a", True, 250.0) == 409
     assert host_b.load.inflight("a") == 0  # B never counted them
-    assert host_b.model_status()[0]["success_mean"] == pytest.approx(4 / 5)  # but learned
+    assert host_b.model_status()[0]["success_mean"] == pytest.approx(12.5 / 13)  # but learned
     assert host_a.route("agent").model_id == "b"  # A still believes a is full
 
     def fetch(ids):
@@ -608,6 +608,17 @@ def test_outcome_posted_to_another_host_is_reconciled_by_the_deciding_host():
     assert host_a.reconcile(fetch, older_than_s=5.0) == 3
     assert host_a.load.inflight("a") == 1  # the fourth has no outcome yet
     assert host_a.reconcile(fetch, older_than_s=5.0) == 0  # released once only
-    assert host_a.model_status()[0]["success_mean"] == pytest.approx(4 / 5)
+    assert host_a.model_status()[0]["success_mean"] == pytest.approx(12.5 / 13)
     assert post_outcome(host_a, decisions[3].decision_id, "a", True, 250.0) == 201
     assert host_a.load.inflight("a") == 0
+
+
+def test_cold_start_follows_capability():
+    """With nothing learned yet, adaptive sends most traffic to the most capable model."""
+    router, _ = build([model("strong", coding=0.9), model("weak", coding=0.5)])
+    picks = []
+    for _ in range(200):
+        decision = router.route("agent")
+        picks.append(decision.model_id)
+        router.abandon(decision.decision_id, decision.model_id)  # keep both under capacity
+    assert picks.count("strong") >= 150

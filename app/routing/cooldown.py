@@ -23,6 +23,12 @@ from collections import deque
 
 CLOSED, COOLING, HALF_OPEN = "closed", "cooling", "half_open"
 
+# Prior of a model nothing is known about: Beta(9.5, 0.5), mean 0.95 worth 10 outcomes. A flat
+# Beta(1, 1) made cold-start picks a lottery (success^5 of a uniform draw swamps capability), so
+# a new fleet's first requests went to weak models; an optimistic, moderately firm prior lets
+# capability lead until evidence arrives, and a few failures still pull a model down quickly.
+COLD_PRIOR = (9.5, 0.5)
+
 
 class ModelState:
     """Everything the router has learned about one model (outlives catalog snapshots)."""
@@ -44,7 +50,7 @@ class ModelState:
     def __init__(self, model_id: str, window: int) -> None:
         self.model_id = model_id
         # (prior_a, prior_b, decayed successes, decayed failures, time of last decay)
-        self.belief: tuple[float, float, float, float, float] = (1.0, 1.0, 0.0, 0.0, 0.0)
+        self.belief: tuple[float, float, float, float, float] = (*COLD_PRIOR, 0.0, 0.0, 0.0)
         self.prior_latency_ms: float | None = None  # from V_MODEL_HEALTH, else the catalog's
         self.recent: deque[int] = deque(maxlen=window)  # 1 = failure
         self.recent_failures = 0

@@ -11,7 +11,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-from app.routing.cooldown import CLOSED, COOLING, BreakerRules, ModelState
+from app.routing.cooldown import CLOSED, COLD_PRIOR, COOLING, BreakerRules, ModelState
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Learner:
 
     def success_mean(self, model_id: str, now: float) -> float:
         state = self.states.get(model_id)
-        a, b = (1.0, 1.0) if state is None else state.posterior(now, self._decay_rate)
+        a, b = COLD_PRIOR if state is None else state.posterior(now, self._decay_rate)
         return a / (a + b)
 
     def phase(self, model_id: str, now: float) -> str:

@@ -35,7 +35,7 @@ from statistics import NormalDist
 
 from app.load import LoadTracker
 from app.routing.catalog import Assignment
-from app.routing.cooldown import ModelState
+from app.routing.cooldown import COLD_PRIOR, ModelState
 from app.routing.ranking import Candidate
 
 LN2 = math.log(2.0)
@@ -135,7 +135,8 @@ class Signals:
         state = self.states.get(c.model_id)
         prior = c.prior_latency_ms
         if state is None:
-            sample, mean = self.rng.random(), 0.5  # Beta(1, 1) is uniform
+            a, b = COLD_PRIOR
+            sample, mean = self.rng.betavariate(a, b), a / (a + b)
         else:
             if state.prior_latency_ms is not None:
                 prior = state.prior_latency_ms
