@@ -10,8 +10,10 @@ Stops after --duration seconds (default 120) or on Ctrl-C, and prints a summary.
 
 The API key comes from MODEL_ROUTER_API_KEY (router or admin role); without it a router key is
 created with `model-router keys create --role router` against the same database as the server
-(same environment). With an admin key the demo also runs one auto-assign at the start, so the
-assignments page has a run to compare against its greedy baseline.
+(same environment) and revoked when the demo ends. One auto-assign runs at the start, so the
+assignments page has a run to compare against its greedy baseline: with an admin key from the
+environment, or with a temporary admin key the demo creates and revokes at once when it made its
+own key.
 """
 
 from __future__ import annotations
@@ -138,7 +140,9 @@ class Demo:
             )
             for m in models
         }
-        self.flaky_model = max(self.profiles) if self.profiles else None
+        self.flaky_model: str | None = None  # chosen when the flaky phase starts
+        self._served: dict[str, int] = {}
+        self._flaky_lock = threading.Lock()
         self.tally = Tally()
         self.stop = threading.Event()
         self.started = time.monotonic()
@@ -149,6 +153,17 @@ class Demo:
     def flaky_now(self) -> bool:
         third = self.args.duration / 3
         return third <= time.monotonic() - self.started < 2 * third
+
+    def is_flaky(self, model_id: str) -> bool:
+        """Count the model's traffic; in the middle third the busiest model so far turns flaky
+        (the busiest, so that its cooldown and alert are sure to show)."""
+        with self._flaky_lock:
+            self._served[model_id] = self._served.get(model_id, 0) + 1
+            if not self.flaky_now():
+                return False
+            if self.flaky_model is None:
+                self.flaky_model = max(self._served, key=self._served.__getitem__)
+            return model_id == self.flaky_model
 
     def pacer(self) -> None:
         """Releases `rate` request slots per second, evenly (a rate limiter for all workers)."""
@@ -194,7 +209,7 @@ class Demo:
         self.tally.add("routed")
         model_id = decision["model_id"]
         profile = self.profiles.get(model_id) or Profile(800.0, 0.4, 0.02)
-        flaky = model_id == self.flaky_model and self.flaky_now()
+        flaky = self.is_flaky(model_id)
         success, latency_ms, error_code = profile.sample(rng, flaky)
         # Hold the request for a scaled-down inference time: the router sees it in flight.
         self.stop.wait(min(latency_ms / 1000.0 * self.args.time_scale, 5.0))
@@ -234,7 +249,7 @@ class Demo:
     def report(self) -> None:
         t = self.tally
         elapsed = time.monotonic() - self.started
-        flaky = f"  ({self.flaky_model} flaky now)" if self.flaky_now() else ""
+        flaky = f"  ({self.flaky_model} flaky now)" if self.flaky_now() and self.flaky_model else ""
         print(
             f"[{elapsed:5.0f} s] routed {t.routed}  ok {t.succeeded}  failed {t.failed}  "
             f"no model {t.unavailable}  errors {t.errors}  "
@@ -243,27 +258,65 @@ class Demo:
         )
 
 
-def resolve_key(explicit: str | None) -> str:
-    """MODEL_ROUTER_API_KEY, else a new router key from the CLI (same database as the server)."""
-    key = explicit or os.environ.get("MODEL_ROUTER_API_KEY", "").strip()
-    if key:
-        return key
+def model_router(*args: str) -> str:
+    """Run the `model-router` CLI (same environment, so the same database as the server)."""
     cli = Path(sys.executable).with_name("model-router")
-    command = [str(cli)] if cli.exists() else [shutil.which("model-router") or "model-router"]
-    command += ["keys", "create", "--role", "router", "--label", "demo traffic"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    match = KEY_PATTERN.search(result.stdout)
-    if result.returncode != 0 or not match:
+    command = [str(cli) if cli.exists() else shutil.which("model-router") or "model-router"]
+    result = subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
         raise SystemExit(
-            "could not create a router key with `model-router keys create --role router`: "
-            f"{(result.stderr or result.stdout).strip()[:300]}\n"
+            f"`model-router {' '.join(args)}` failed: "
+            f"{(result.stderr or result.stdout).strip()[-300:]}\n"
             "set MODEL_ROUTER_API_KEY to a router or admin key instead"
         )
-    print("created a router key for the demo (model-router keys create --role router)")
+    return result.stdout
+
+
+def new_key(role: str, label: str) -> str:
+    match = KEY_PATTERN.search(model_router("keys", "create", "--role", role, "--label", label))
+    if match is None:
+        raise SystemExit("`model-router keys create` printed no key")
     return match.group(0)
 
 
-def prepare(api: Api) -> tuple[list[dict], list[dict]]:
+def resolve_key(explicit: str | None) -> tuple[str, bool]:
+    """(key, made here): MODEL_ROUTER_API_KEY, else a new router key from the CLI."""
+    key = explicit or os.environ.get("MODEL_ROUTER_API_KEY", "").strip()
+    if key:
+        return key, False
+    key = new_key("router", "demo traffic")
+    print("created a router key for the demo (model-router keys create --role router)")
+    return key, True
+
+
+def auto_assign(api: Api, may_make_admin_key: bool) -> None:
+    """One auto-assign so the assignments page has a run to compare with its greedy baseline.
+
+    A router key may not assign; when the demo made its own key it makes a temporary admin
+    key for this one call and revokes it at once.
+    """
+    try:
+        run = api.call("POST", "/api/v1/assignments/auto", {"method": "hungarian"})
+    except ApiError as exc:
+        if exc.status != 403 or not may_make_admin_key:
+            print(f"auto-assign skipped ({exc}); the assignments page shows the last run")
+            return
+        admin = new_key("admin", "demo auto-assign (revoked at once)")
+        try:
+            run = Api(api.host, api.port, admin).call(
+                "POST", "/api/v1/assignments/auto", {"method": "hungarian"}
+            )
+        finally:
+            model_router("keys", "revoke", admin.split("_")[1])
+    print(
+        f"auto-assign: total score {run.get('total_score')} vs greedy "
+        f"{run.get('greedy_total_score')} ({run.get('improvement_pct')} % better)"
+    )
+
+
+def prepare(api: Api, made_key: bool) -> tuple[list[dict], list[dict]]:
     agents = [a for a in api.list_all("/api/v1/agents") if a.get("status", "active") == "active"]
     models = [m for m in api.list_all("/api/v1/models") if m.get("status", "active") == "active"]
     if not agents or not models:
@@ -271,15 +324,7 @@ def prepare(api: Api) -> tuple[list[dict], list[dict]]:
             "the catalog is empty: run `make run` (it bootstraps the example catalog)"
             " or POST models and agents first"
         )
-    try:
-        run = api.call("POST", "/api/v1/assignments/auto", {"method": "hungarian"})
-        print(
-            f"auto-assign: total score {run.get('total_score')} vs greedy "
-            f"{run.get('greedy_total_score')} ({run.get('improvement_pct')} %)"
-        )
-    except ApiError as exc:
-        if exc.status != 403:
-            print(f"auto-assign skipped: {exc}")
+    auto_assign(api, made_key)
     return agents, models
 
 
@@ -307,9 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.duration <= 0 or args.rate <= 0 or args.workers <= 0:
         raise SystemExit("--duration, --rate and --workers must be positive")
-    api = Api(args.host, args.port, resolve_key(args.key))
+    key, made_key = resolve_key(args.key)
+    api = Api(args.host, args.port, key)
     try:
-        agents, models = prepare(api)
+        agents, models = prepare(api, made_key)
     except ApiError as exc:
         raise SystemExit(f"the API refused the demo's key or is not ready: {exc}") from None
     except OSError as exc:
@@ -322,7 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         "(log in with a viewer key: model-router keys create --role viewer)",
         flush=True,
     )
-    tally = Demo(api, agents, models, args).run()
+    try:
+        tally = Demo(api, agents, models, args).run()
+    finally:
+        if made_key:  # the demo's own key ends with it
+            model_router("keys", "revoke", key.split("_")[1])
     print(
         f"done: routed {tally.routed}, ok {tally.succeeded}, failed {tally.failed}, "
         f"no model {tally.unavailable}, errors {tally.errors}"

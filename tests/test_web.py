@@ -381,6 +381,10 @@ def test_csp_on_redirects_and_errors(web, keys):
     assert "Content-Security-Policy" in web.get("/dashboard/api/overview").headers
     login(web, keys["viewer"])
     assert "Content-Security-Policy" in web.post("/dashboard/alerts/1/ack").headers
+    missing = web.get("/dashboard/no-such-page")
+    assert missing.status_code == 404
+    assert "Content-Security-Policy" in missing.headers
+    assert "Content-Security-Policy" not in web.get("/healthz").headers  # the API's own
 
 
 @pytest.mark.parametrize("path", PAGES + ["/login"])
@@ -423,7 +427,7 @@ def test_overview_series_counts_the_seeded_decisions(web, keys, seeded):
     body = web.get("/dashboard/api/overview").get_json()
     series = body["series"]
     minutes = [datetime.fromisoformat(label) for label in series["labels"]]
-    assert len(minutes) == 60 and minutes == sorted(minutes)
+    assert len(minutes) == 60 and minutes == sorted(minutes)  # traffic in every minute
     slot = {m: n for n, m in enumerate(minutes)}
 
     def minute_of(i: int):
@@ -588,3 +592,15 @@ def test_fmt(value, kind, text):
 )
 def test_alert_values_read_by_metric(metric, value, text):
     assert metric_text(metric, value) == text
+
+
+def test_quiet_minutes_before_the_first_request_are_trimmed():
+    per_minute = {"requests_per_min": [0] * 50 + [3] * 10, "p50_ms": [None] * 50 + [1.0] * 10}
+    trimmed = series.trim_quiet_start(per_minute, 15)
+    assert trimmed["requests_per_min"] == [0] * 5 + [3] * 10
+    assert len(trimmed["p50_ms"]) == 15
+    busy = {"requests_per_min": [0] * 10 + [1] * 50}
+    assert len(series.trim_quiet_start(busy, 15)["requests_per_min"]) == 50
+    assert (
+        len(series.trim_quiet_start({"requests_per_min": [0] * 60}, 15)["requests_per_min"]) == 15
+    )

@@ -35,7 +35,9 @@ NAV = (
     ("web.alerts", "Alerts"),
 )
 
-bp.after_request(security.add_security_headers)
+# After every request of the app, not only the blueprint's: a 404 under /dashboard/ is a
+# dashboard response too.
+bp.after_app_request(security.add_security_headers)
 bp.add_app_template_filter(formatting.fmt, "fmt")
 
 

@@ -27,6 +27,7 @@ DECISIONS_PAGE = 50
 SEARCH_SCAN_PAGES = 20  # strategy is filtered here: read at most this many pages per search
 OVERVIEW_MINUTES = 60
 OVERVIEW_MAX_DECISIONS = 5000
+OVERVIEW_MIN_MINUTES = 15  # the time axis starts at the first busy minute, showing at least 15
 MODEL_HOURS = 24
 MODEL_MIN_HOURS = 6  # the latency axis starts at the first hour with traffic, showing at least 6
 _DECISION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -85,7 +86,7 @@ def overview(services) -> dict:
     return {
         "generated_at": _stamp(now),
         "window": {"label": label, "minutes": OVERVIEW_MINUTES},
-        "series": per_minute,
+        "series": series.trim_quiet_start(per_minute, OVERVIEW_MIN_MINUTES),
         "totals": series.totals(per_minute),
         "db": db_panel(services.engine.db_figures()),
         "alerts": {"open_count": len(open_alerts), "items": [_alert(a) for a in open_alerts[:10]]},

@@ -201,7 +201,16 @@ def check_csrf() -> None:
 # -- headers -------------------------------------------------------------------------------------
 
 
+DASHBOARD_PATHS = ("/", "/login", "/logout")
+
+
+def is_dashboard_path(path: str) -> bool:
+    return path in DASHBOARD_PATHS or path.startswith("/dashboard/")
+
+
 def add_security_headers(response: Response) -> Response:
+    if request.blueprint != "web" and not is_dashboard_path(request.path):
+        return response
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     if request.endpoint != "web.static":

@@ -103,6 +103,15 @@ def trim_leading_hours(hours: list[datetime], rows: list[dict], keep: int) -> li
     return hours[start:]
 
 
+def trim_quiet_start(per_minute: dict, keep: int) -> dict:
+    """Drop the leading minutes without traffic (keeping at least the last `keep`), so a fresh
+    system's first minutes fill the chart instead of a sliver at its right edge."""
+    counts = per_minute["requests_per_min"]
+    first = next((i for i, n in enumerate(counts) if n), len(counts))
+    start = min(first, max(0, len(counts) - keep))
+    return {key: values[start:] for key, values in per_minute.items()}
+
+
 def totals(series: dict) -> dict:
     """The overview tiles: the last minute's request rate, window-wide rates and p95."""
     requests = sum(series["requests_per_min"])
