@@ -138,8 +138,20 @@ class Engine:
 
     def _learn(self, decision: dict, row: dict) -> None:
         self._recent.pop(decision["decision_id"], None)
-        self.router.record_outcome(decision["decision_id"], decision["model_id"],
-                                   row["success"], float(row["latency_ms"]))
+        args = (decision["model_id"], row["success"], float(row["latency_ms"]))
+        if not self.router.record_outcome(decision["decision_id"], *args):
+            # decided by another host (or expired here): learn, with no load to release
+            self.router.record_outcome(None, *args)
+
+    def fetch_outcomes(self, decision_ids: list[str]) -> dict[str, tuple[bool, float]]:
+        """Outcomes stored for decisions still open here (posted to another host)."""
+        found = {}
+        for decision_id in decision_ids:
+            decision = store.get_decision(self.db, decision_id)
+            outcome = decision and decision.get("outcome")
+            if outcome:
+                found[decision_id] = (bool(outcome["success"]), float(outcome["latency_ms"]))
+        return found
 
     @staticmethod
     def _with_outcome(decision: dict, row: dict) -> dict:

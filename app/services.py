@@ -71,7 +71,7 @@ class Services:
                         recent_ttl_s=config["load.inflight_timeout_s"])
         alerts = AlertNotifier(db, webhook_url=config["alerts.webhook_url"],
                                webhook_timeout_s=config["alerts.webhook_timeout_s"])
-        background = Background(_tasks(config, db, router, catalog, alerts))
+        background = Background(_tasks(config, db, router, catalog, alerts, engine))
         return cls(config=config, db=db, writer=writer, router=router, catalog=catalog,
                    engine=engine, alerts=alerts, background=background)
 
@@ -117,7 +117,7 @@ class Services:
         return True, detail
 
 
-def _tasks(config, db, router, catalog, alerts) -> list[Task]:
+def _tasks(config, db, router, catalog, alerts, engine) -> list[Task]:
     def refresh_health() -> None:
         if not catalog.loaded:
             catalog.reload()
@@ -131,7 +131,8 @@ def _tasks(config, db, router, catalog, alerts) -> list[Task]:
 
     tasks = [Task("health", config["routing.health_refresh_s"], refresh_health),
              Task("alerts", config["alerts.interval_s"], alerts.evaluate),
-             Task("load_snapshots", config["load.snapshot_interval_s"], snapshot_load)]
+             Task("load_snapshots", config["load.snapshot_interval_s"], snapshot_load),
+             Task("reconcile", 5.0, lambda: router.reconcile(engine.fetch_outcomes))]
     if config["retention.interval_s"] > 0:
         tasks.append(Task("retention", config["retention.interval_s"],
                           lambda: store.purge_history(db, config["retention.days"])))
