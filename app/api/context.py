@@ -1,12 +1,8 @@
-"""What the API views reach through the app: the Services container and its engine."""
+"""What the API views reach through the app: the engine and the database of its Services."""
 
 from __future__ import annotations
 
 from flask import current_app
-
-
-def services():
-    return current_app.extensions["router"]
 
 
 def engine():
