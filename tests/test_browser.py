@@ -339,6 +339,11 @@ def test_every_chart_is_drawn_with_seeded_data(page, server, screenshots):
                 assert state[chart]["painted"] > 0, f"{name}: chart {chart} is blank"
         # The decisions page is a long table: its first screen says enough.
         page.screenshot(path=str(screenshots / f"{name}.png"), full_page=name != "decisions")
+    page.goto("/")
+    # The refresh loop keeps going: a second poll of /dashboard/api/overview, charts kept.
+    page.wait_for_function("() => Number(document.body.dataset.refreshes || 0) >= 2")
+    assert all(chart["points"] > 0 for chart in page.evaluate(CHART_STATE))
+    assert "refresh failed" not in page.locator("#refresh-status").inner_text()
     assert page.problems == []
 
 
