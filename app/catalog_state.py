@@ -51,22 +51,29 @@ class CatalogState:
         self._cache = cache
         self._catalog: Catalog = EMPTY_CATALOG
         self._lock = threading.Lock()  # one reload at a time; readers never wait
+        self._content: tuple = ()
         self.loaded = False
 
     def current(self) -> Catalog:
         return self._catalog
 
-    def reload(self) -> Catalog:
-        """Read models, agents and active assignments; swap; then invalidate rankings."""
+    def reload(self, *, only_if_changed: bool = False) -> Catalog:
+        """Read models, agents and active assignments; swap; then invalidate rankings.
+
+        With only_if_changed (the periodic refresh that picks up writes made by other hosts or
+        the CLI) an identical catalog is not swapped, so cached rankings stay warm.
+        """
         with self._lock:
-            models = _all(store.list_models, self._db)
-            agents = _all(store.list_agents, self._db)
-            active = store.get_active_assignments(self._db)
-            catalog = Catalog.build(
-                [model_view(m) for m in models], [agent_view(a) for a in agents],
-                [Assignment(a["agent_id"], a["model_id"], a["assignment_id"],
-                            a["score"] or 0.0) for a in active])
-            self._catalog = catalog
+            models = tuple(model_view(m) for m in _all(store.list_models, self._db))
+            agents = tuple(agent_view(a) for a in _all(store.list_agents, self._db))
+            active = tuple(Assignment(a["agent_id"], a["model_id"], a["assignment_id"],
+                                      a["score"] or 0.0)
+                           for a in store.get_active_assignments(self._db))
+            content = (models, agents, active)
+            if only_if_changed and self.loaded and content == self._content:
+                return self._catalog
+            catalog = Catalog.build(models, agents, active)
+            self._catalog, self._content = catalog, content
             self._cache.invalidate_all()
             self.loaded = True
         return catalog

@@ -136,6 +136,8 @@ SETTINGS: tuple[Setting, ...] = (
        "How long a cooled-down model rests before a probe.", 0),
     _s("routing.health_refresh_s", "MODEL_ROUTER_HEALTH_REFRESH_S", 5.0, "float",
        "How often V_MODEL_HEALTH is read in the background.", 0.1),
+    _s("routing.catalog_refresh_s", "MODEL_ROUTER_CATALOG_REFRESH_S", 10.0, "float",
+       "How often the catalog is re-read to pick up changes made elsewhere.", 0.1),
     _s("cache.ttl_s", "MODEL_ROUTER_CACHE_TTL_S", 30.0, "float",
        "Life of a cached candidate ranking.", 0),
     _s("cache.max_entries", "MODEL_ROUTER_CACHE_MAX_ENTRIES", 10000, "int",

@@ -66,6 +66,21 @@ class Engine:
         self._recent[decision.decision_id] = body
         return {k: body[k] for k in ROUTE_FIELDS}
 
+    def decision(self, decision_id: str) -> dict:
+        """One decision with its outcome: the database's, or this host's while it is spooled."""
+        try:
+            found = store.get_decision(self.db, decision_id)
+        except errors.DatabaseUnavailable:
+            if decision_id not in self._recent:
+                raise
+            found = None
+        if found is not None:
+            return found
+        known = self._recent.get(decision_id)
+        if known is None:
+            raise problems.NotFound(f"no decision {decision_id}")
+        return {**known, "outcome": None}
+
     def _decision(self, decision_id: str) -> dict:
         known = self._recent.get(decision_id)
         if known is not None:

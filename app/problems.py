@@ -98,6 +98,16 @@ def register_error_handlers(app: Flask) -> None:
         return problem_response(503, "Service unavailable", "the database is unavailable",
                                 headers={"Retry-After": "1"})
 
+    @app.errorhandler(dberrors.ProcedureError)
+    def _procedure(exc: dberrors.ProcedureError):
+        from app.db.store import PROCEDURE_ERRORS
+
+        status, title = PROCEDURE_ERRORS.get(exc.code, (500, "Internal Server Error"))
+        if status == 500:
+            log.error("procedure error %s on %s %s", exc.code, request.method, request.path)
+            return problem_response(500, title, "an unexpected error occurred")
+        return problem_response(status, title[:1].upper() + title[1:], exc.message)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -119,8 +119,6 @@ class Services:
 
 def _tasks(config, db, router, catalog, alerts, engine) -> list[Task]:
     def refresh_health() -> None:
-        if not catalog.loaded:
-            catalog.reload()
         router.set_health(store.get_model_health(db))
 
     def snapshot_load() -> None:
@@ -129,7 +127,9 @@ def _tasks(config, db, router, catalog, alerts, engine) -> list[Task]:
         if rows:
             store.save_load_snapshots(db, rows)
 
-    tasks = [Task("health", config["routing.health_refresh_s"], refresh_health),
+    tasks = [Task("catalog", config["routing.catalog_refresh_s"],
+                  lambda: catalog.reload(only_if_changed=True)),
+             Task("health", config["routing.health_refresh_s"], refresh_health),
              Task("alerts", config["alerts.interval_s"], alerts.evaluate),
              Task("load_snapshots", config["load.snapshot_interval_s"], snapshot_load),
              Task("reconcile", 5.0, lambda: router.reconcile(engine.fetch_outcomes))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 
 import pytest
 
@@ -39,11 +40,26 @@ def config(overrides):
     return load_config(overrides, env={})
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> str:
+    """One database migrated by the real migrations and deploy step, once per session."""
+    from app.db.sqlite import SqliteBackend
+
+    path = str(tmp_path_factory.mktemp("template") / "router.db")
+    deploy.migrate(SqliteBackend(path))
+    return path
+
+
 @pytest.fixture
-def migrated(config):
-    """The database file migrated by the real migrations and deploy step."""
-    db = Database.from_config(config)
-    deploy.migrate(db.backend)
+def migrated(config, migrated_template):
+    """A private copy of the migrated template (sqlite's backup API: consistent with WAL)."""
+    source = sqlite3.connect(migrated_template)
+    target = sqlite3.connect(config["sqlite.path"])
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
     return config
 
 

@@ -6,10 +6,9 @@ import re
 
 from flask import Blueprint
 
-from app.api.context import db
+from app.api.context import engine
 from app.api.operations import operation
 from app.api.schemas import UUID_PATTERN, DecisionOut
-from app.db import store
 from app.problems import NotFound
 
 bp = Blueprint("decisions", __name__)
@@ -40,7 +39,4 @@ def require_decision_id(decision_id: str) -> None:
 )
 def get_decision(decision_id: str):
     require_decision_id(decision_id)
-    decision = store.get_decision(db(), decision_id)
-    if decision is None:
-        raise NotFound(f"no decision {decision_id!r}")
-    return decision
+    return engine().decision(decision_id)
