@@ -338,3 +338,26 @@ def test_catalog_round_trip(bdb):
     assert [m["id"] for m in store.list_models(bdb, status="draining")] == ["cat-m"]
     assert store.list_agents(bdb, after="cat-a") == []
     assert store.get_agent(bdb, "nope") is None
+
+
+def test_row_conversions_are_idempotent():
+    decision = {
+        "decision_id": new_decision_id(),
+        "decided_at": datetime.now(UTC),
+        "agent_id": "a",
+        "model_id": "m",
+        "cache_hit": True,
+        "fallbacks": [{"model_id": "n", "endpoint": "http://n"}],
+    }
+    once = store.decision_row(decision)
+    assert store.decision_row(once) == once
+    assert once["cache_hit"] == 1 and once["fallbacks"].startswith("[")
+    outcome = {
+        "decision_id": decision["decision_id"],
+        "success": False,
+        "latency_ms": 3.5,
+        "recorded_at": "2026-01-21T20:50:00+00:00",
+    }
+    row = store.outcome_row(outcome, "b")
+    assert row["recorded_at"] == "2026-01-21 20:50:00.000000" and row["success"] == 0
+    assert store.outcome_row(row, "b") == row

@@ -23,7 +23,7 @@ from app.db.store._common import (
 
 
 def decision_row(decision: dict) -> dict:
-    """A decision (Decision.to_dict() shape) as bound by insert-decision."""
+    """A decision (Decision.to_dict() shape) as bound by insert-decision; idempotent."""
     return {
         "decision_id": decision["decision_id"],
         "decided_at": db_time(decision["decided_at"]),
@@ -34,9 +34,14 @@ def decision_row(decision: dict) -> dict:
         "strategy": decision.get("strategy"),
         "score": decision.get("score"),
         "cache_hit": flag(decision.get("cache_hit", False)),
-        "fallbacks": to_json(decision.get("fallbacks") or []),
+        "fallbacks": _fallbacks(decision.get("fallbacks")),
         "reason": decision.get("reason"),
     }
+
+
+def _fallbacks(value) -> str:
+    """JSON text of the fallback list (already JSON text: kept, so decision_row is idempotent)."""
+    return value if isinstance(value, str) else to_json(value or [])
 
 
 def outcome_row(outcome: dict, batch_id: str) -> dict:
