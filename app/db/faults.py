@@ -8,19 +8,46 @@ as it would in production: it discards the connection and reconnects with backof
 
 An outage is on while `fail_now` is set (tests toggle it) or while the file at `flag_path`
 exists (so a test can switch off the database of a server running in another process).
+
+A server process under a failure test selects this backend through the environment: with
+MODEL_ROUTER_FAULT_FLAG set to a file path, `from_environment(config)` returns a
+FaultySqliteBackend for the configured SQLite file whose outage is that file's existence, and
+`make_backend` uses it. Production never sets the variable; the hana backend ignores it. It is
+deliberately not in the settings table: it is a test harness switch, not a setting to tune.
+
 `lose_commit_acks` makes commit really commit and then raise, the ambiguous case of a connection
 dropped after the server committed: the caller cannot know the rows are in.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from app.db import errors
 from app.db.sqlite import RouterConnection, SqliteBackend
+
+log = logging.getLogger(__name__)
+FLAG_ENV = "MODEL_ROUTER_FAULT_FLAG"
+
+
+def from_environment(config, env: Mapping[str, str] | None = None) -> FaultySqliteBackend | None:
+    """The faulty backend when `env` (default os.environ) names a fault flag file and the
+    backend is sqlite; None otherwise, so `make_backend` builds the ordinary one."""
+    flag = (os.environ if env is None else env).get(FLAG_ENV, "")
+    if not flag or config.backend != "sqlite":
+        return None
+    log.warning("fault injection on: the database is down while %s exists", flag)
+    return FaultySqliteBackend(
+        config["sqlite.path"],
+        flag_path=flag,
+        busy_timeout_ms=config["sqlite.busy_timeout_ms"],
+        statement_timeout_ms=config["sqlite.statement_timeout_ms"],
+    )
 
 
 class FaultySqliteBackend(SqliteBackend):
