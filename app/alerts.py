@@ -20,20 +20,21 @@ log = logging.getLogger(__name__)
 
 
 class AlertNotifier:
-    def __init__(self, db, *, webhook_url: str = "", webhook_timeout_s: float = 2.0,
-                 queue_max: int = 1000) -> None:
+    def __init__(
+        self, db, *, webhook_url: str = "", webhook_timeout_s: float = 2.0, queue_max: int = 1000
+    ) -> None:
         self.db = db
         self.webhook_url = webhook_url
         self.webhook_timeout_s = webhook_timeout_s
         self._outbox: queue.Queue = queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
-        self.figures = {"raised": 0, "webhook_sent": 0, "webhook_failed": 0,
-                        "webhook_dropped": 0}
+        self.figures = {"raised": 0, "webhook_sent": 0, "webhook_failed": 0, "webhook_dropped": 0}
 
     def start(self) -> AlertNotifier:
         if self.webhook_url and self._thread is None:
-            self._thread = threading.Thread(target=self._send_loop, name="alert-webhook",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._send_loop, name="alert-webhook", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -51,10 +52,15 @@ class AlertNotifier:
         raised = store.evaluate_alerts(self.db)
         for alert in raised:
             self.figures["raised"] += 1
-            log.warning("alert %s raised: %s %s on %s (observed %s, threshold %s)",
-                        alert["id"], alert["severity"], alert["metric"],
-                        alert["model_id"] or "all models", alert["observed_value"],
-                        alert["threshold"])
+            log.warning(
+                "alert %s raised: %s %s on %s (observed %s, threshold %s)",
+                alert["id"],
+                alert["severity"],
+                alert["metric"],
+                alert["model_id"] or "all models",
+                alert["observed_value"],
+                alert["threshold"],
+            )
             if self.webhook_url:
                 try:
                     self._outbox.put_nowait(alert)
@@ -72,13 +78,13 @@ class AlertNotifier:
 
     def _post(self, alert: dict) -> None:
         body = json.dumps({"event": "alert.raised", "alert": alert}).encode()
-        request = urllib.request.Request(self.webhook_url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.webhook_url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.webhook_timeout_s) as response:
                 response.read()
             self.figures["webhook_sent"] += 1
         except Exception as exc:  # any failure of the receiver is logged, never raised
             self.figures["webhook_failed"] += 1
-            log.warning("alert webhook failed for alert %s: %s", alert["id"],
-                        type(exc).__name__)
+            log.warning("alert webhook failed for alert %s: %s", alert["id"], type(exc).__name__)

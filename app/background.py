@@ -64,8 +64,7 @@ class Background:
         except Exception as exc:
             task.failures += 1
             if not task.failing:
-                log.warning("background task %s failed: %s: %s", task.name,
-                            type(exc).__name__, exc)
+                log.warning("background task %s failed: %s: %s", task.name, type(exc).__name__, exc)
             task.failing = True
             return
         if task.failing:
@@ -78,5 +77,7 @@ class Background:
             self._stop.wait(min(wait, 1.0))
 
     def figures(self) -> dict:
-        return {t.name: {"runs": t.runs, "failures": t.failures, "failing": t.failing}
-                for t in self.tasks}
+        return {
+            t.name: {"runs": t.runs, "failures": t.failures, "failing": t.failing}
+            for t in self.tasks
+        }

@@ -29,20 +29,29 @@ def _all(list_page, db) -> list[dict]:
 
 
 def model_view(m: dict) -> ModelView:
-    return ModelView(id=m["id"], endpoint=m["endpoint"], context_window=int(m["context_window"]),
-                     capacity=int(m["max_concurrency"]),
-                     cost=float(m.get("cost_per_1k_tokens") or 0.0),
-                     prior_latency_ms=float(m.get("prior_latency_ms") or 1000.0),
-                     status=m["status"], capabilities=m.get("capabilities") or {})
+    return ModelView(
+        id=m["id"],
+        endpoint=m["endpoint"],
+        context_window=int(m["context_window"]),
+        capacity=int(m["max_concurrency"]),
+        cost=float(m.get("cost_per_1k_tokens") or 0.0),
+        prior_latency_ms=float(m.get("prior_latency_ms") or 1000.0),
+        status=m["status"],
+        capabilities=m.get("capabilities") or {},
+    )
 
 
 def agent_view(a: dict) -> AgentView:
-    return AgentView(id=a["id"], task_type=a.get("task_type"),
-                     requirements=a.get("requirements") or {},
-                     min_context=int(a.get("min_context") or 0),
-                     max_latency_ms=a.get("max_latency_ms"),
-                     max_cost_per_1k=a.get("max_cost_per_1k"),
-                     priority=int(a.get("priority") or 0), status=a["status"])
+    return AgentView(
+        id=a["id"],
+        task_type=a.get("task_type"),
+        requirements=a.get("requirements") or {},
+        min_context=int(a.get("min_context") or 0),
+        max_latency_ms=a.get("max_latency_ms"),
+        max_cost_per_1k=a.get("max_cost_per_1k"),
+        priority=int(a.get("priority") or 0),
+        status=a["status"],
+    )
 
 
 class CatalogState:
@@ -66,9 +75,10 @@ class CatalogState:
         with self._lock:
             models = tuple(model_view(m) for m in _all(store.list_models, self._db))
             agents = tuple(agent_view(a) for a in _all(store.list_agents, self._db))
-            active = tuple(Assignment(a["agent_id"], a["model_id"], a["assignment_id"],
-                                      a["score"] or 0.0)
-                           for a in store.get_active_assignments(self._db))
+            active = tuple(
+                Assignment(a["agent_id"], a["model_id"], a["assignment_id"], a["score"] or 0.0)
+                for a in store.get_active_assignments(self._db)
+            )
             content = (models, agents, active)
             if only_if_changed and self.loaded and content == self._content:
                 return self._catalog
@@ -83,6 +93,5 @@ class CatalogState:
             self.reload()
             return True
         except Exception as exc:  # the database may be down: keep routing on the last snapshot
-            log.warning("catalog reload failed, keeping the last snapshot: %s",
-                        type(exc).__name__)
+            log.warning("catalog reload failed, keeping the last snapshot: %s", type(exc).__name__)
             return False

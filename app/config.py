@@ -65,17 +65,44 @@ def _s(name, env, default, kind, help, minimum=None, maximum=None, choices=()):
 
 
 SETTINGS: tuple[Setting, ...] = (
-    _s("db.backend", "MODEL_ROUTER_DB_BACKEND", "", "choice",
-       "Database backend: sqlite or hana. Empty: hana when HANA_HOST is set, else sqlite.",
-       choices=("", "sqlite", "hana")),
-    _s("sqlite.path", "MODEL_ROUTER_SQLITE_PATH", "var/model_router.db", "str",
-       "SQLite database file used when no HANA is configured."),
-    _s("sqlite.busy_timeout_ms", "MODEL_ROUTER_SQLITE_BUSY_TIMEOUT_MS", 5000, "int",
-       "How long SQLite waits for a lock before failing.", 0),
-    _s("sqlite.statement_timeout_ms", "MODEL_ROUTER_SQLITE_STATEMENT_TIMEOUT_MS", 30000, "int",
-       "Longest a single SQLite statement may run (0 = no limit).", 0),
-    _s("hana.config_file", "MODEL_ROUTER_HANA_CONFIG", "config/hana.config.json", "str",
-       "Path of the HANA configuration file (seed shape); read only for the hana backend."),
+    _s(
+        "db.backend",
+        "MODEL_ROUTER_DB_BACKEND",
+        "",
+        "choice",
+        "Database backend: sqlite or hana. Empty: hana when HANA_HOST is set, else sqlite.",
+        choices=("", "sqlite", "hana"),
+    ),
+    _s(
+        "sqlite.path",
+        "MODEL_ROUTER_SQLITE_PATH",
+        "var/model_router.db",
+        "str",
+        "SQLite database file used when no HANA is configured.",
+    ),
+    _s(
+        "sqlite.busy_timeout_ms",
+        "MODEL_ROUTER_SQLITE_BUSY_TIMEOUT_MS",
+        5000,
+        "int",
+        "How long SQLite waits for a lock before failing.",
+        0,
+    ),
+    _s(
+        "sqlite.statement_timeout_ms",
+        "MODEL_ROUTER_SQLITE_STATEMENT_TIMEOUT_MS",
+        30000,
+        "int",
+        "Longest a single SQLite statement may run (0 = no limit).",
+        0,
+    ),
+    _s(
+        "hana.config_file",
+        "MODEL_ROUTER_HANA_CONFIG",
+        "config/hana.config.json",
+        "str",
+        "Path of the HANA configuration file (seed shape); read only for the hana backend.",
+    ),
     _s("hana.host", "HANA_HOST", "localhost", "str", "HANA host name."),
     _s("hana.port", "HANA_PORT", 30015, "int", "HANA SQL port.", 1, 65535),
     _s("hana.database", "HANA_DATABASE", "", "str", "HANA tenant database name."),
@@ -83,93 +110,314 @@ SETTINGS: tuple[Setting, ...] = (
     _s("hana.password", "HANA_PASSWORD", "", "secret", "HANA password (environment only)."),
     _s("hana.schema", "HANA_SCHEMA", "", "str", "Schema set as currentSchema (empty: user's)."),
     _s("hana.encrypt", "HANA_ENCRYPT", True, "bool", "TLS to HANA."),
-    _s("hana.ssl_validate_certificate", "HANA_SSL_VALIDATE_CERTIFICATE", True, "bool",
-       "Validate the HANA server certificate."),
-    _s("hana.ssl_trust_store", "HANA_SSL_TRUST_STORE", "", "str",
-       "PEM trust store for the HANA certificate (empty: system store)."),
-    _s("hana.ssl_host_name_in_certificate", "HANA_SSL_HOST_NAME_IN_CERTIFICATE", "", "str",
-       "Host name expected in the HANA certificate (empty: the host)."),
-    _s("hana.communication_timeout_ms", "HANA_COMMUNICATION_TIMEOUT_MS", 30000, "int",
-       "Network read/write timeout of a HANA connection.", 1),
-    _s("hana.statement_timeout_s", "HANA_STATEMENT_TIMEOUT_S", 30, "int",
-       "Query timeout of every HANA statement (0 = none).", 0),
+    _s(
+        "hana.ssl_validate_certificate",
+        "HANA_SSL_VALIDATE_CERTIFICATE",
+        True,
+        "bool",
+        "Validate the HANA server certificate.",
+    ),
+    _s(
+        "hana.ssl_trust_store",
+        "HANA_SSL_TRUST_STORE",
+        "",
+        "str",
+        "PEM trust store for the HANA certificate (empty: system store).",
+    ),
+    _s(
+        "hana.ssl_host_name_in_certificate",
+        "HANA_SSL_HOST_NAME_IN_CERTIFICATE",
+        "",
+        "str",
+        "Host name expected in the HANA certificate (empty: the host).",
+    ),
+    _s(
+        "hana.communication_timeout_ms",
+        "HANA_COMMUNICATION_TIMEOUT_MS",
+        30000,
+        "int",
+        "Network read/write timeout of a HANA connection.",
+        1,
+    ),
+    _s(
+        "hana.statement_timeout_s",
+        "HANA_STATEMENT_TIMEOUT_S",
+        30,
+        "int",
+        "Query timeout of every HANA statement (0 = none).",
+        0,
+    ),
     _s("pool.min_connections", "HANA_POOL_MIN", 5, "int", "Connections kept open.", 0),
     _s("pool.max_connections", "HANA_POOL_MAX", 10, "int", "Most connections opened.", 1),
-    _s("pool.idle_timeout_ms", "HANA_POOL_IDLE_TIMEOUT_MS", 30000, "int",
-       "Idle connections above the minimum close after this.", 0),
-    _s("pool.connection_timeout_ms", "HANA_POOL_CONNECTION_TIMEOUT_MS", 5000, "int",
-       "Longest wait for a pooled connection, and the connect timeout.", 1),
-    _s("pool.health_check_interval_ms", "HANA_POOL_HEALTH_CHECK_INTERVAL_MS", 60000, "int",
-       "Interval of the idle-connection health check.", 1),
-    _s("pool.validation_window_ms", "HANA_POOL_VALIDATION_WINDOW_MS", 500, "int",
-       "A connection idle longer than this is pinged on borrow.", 0),
-    _s("pool.leak_threshold_ms", "HANA_POOL_LEAK_THRESHOLD_MS", 30000, "int",
-       "Warn when a connection is held longer than this.", 1),
+    _s(
+        "pool.idle_timeout_ms",
+        "HANA_POOL_IDLE_TIMEOUT_MS",
+        30000,
+        "int",
+        "Idle connections above the minimum close after this.",
+        0,
+    ),
+    _s(
+        "pool.connection_timeout_ms",
+        "HANA_POOL_CONNECTION_TIMEOUT_MS",
+        5000,
+        "int",
+        "Longest wait for a pooled connection, and the connect timeout.",
+        1,
+    ),
+    _s(
+        "pool.health_check_interval_ms",
+        "HANA_POOL_HEALTH_CHECK_INTERVAL_MS",
+        60000,
+        "int",
+        "Interval of the idle-connection health check.",
+        1,
+    ),
+    _s(
+        "pool.validation_window_ms",
+        "HANA_POOL_VALIDATION_WINDOW_MS",
+        500,
+        "int",
+        "A connection idle longer than this is pinged on borrow.",
+        0,
+    ),
+    _s(
+        "pool.leak_threshold_ms",
+        "HANA_POOL_LEAK_THRESHOLD_MS",
+        30000,
+        "int",
+        "Warn when a connection is held longer than this.",
+        1,
+    ),
     _s("retry.max_attempts", "HANA_RETRY_MAX_ATTEMPTS", 3, "int", "Connect attempts.", 1, 20),
-    _s("retry.initial_delay_ms", "HANA_RETRY_INITIAL_DELAY_MS", 100, "int",
-       "First retry delay.", 0),
+    _s(
+        "retry.initial_delay_ms", "HANA_RETRY_INITIAL_DELAY_MS", 100, "int", "First retry delay.", 0
+    ),
     _s("retry.max_delay_ms", "HANA_RETRY_MAX_DELAY_MS", 5000, "int", "Largest retry delay.", 0),
-    _s("retry.multiplier", "HANA_RETRY_MULTIPLIER", 5.0, "float",
-       "Growth of the retry delay (100 ms, 500 ms, 2.5 s).", 1),
+    _s(
+        "retry.multiplier",
+        "HANA_RETRY_MULTIPLIER",
+        5.0,
+        "float",
+        "Growth of the retry delay (100 ms, 500 ms, 2.5 s).",
+        1,
+    ),
     _s("server.host", "MODEL_ROUTER_HOST", "127.0.0.1", "str", "Address the server binds."),
     _s("server.port", "MODEL_ROUTER_PORT", 8080, "int", "Port the server binds.", 1, 65535),
-    _s("server.threads", "MODEL_ROUTER_THREADS", 0, "int",
-       "gunicorn threads of the single worker (0: 8 per core).", 0),
+    _s(
+        "server.threads",
+        "MODEL_ROUTER_THREADS",
+        0,
+        "int",
+        "gunicorn threads of the single worker (0: 8 per core).",
+        0,
+    ),
     _s("server.timeout_s", "MODEL_ROUTER_TIMEOUT_S", 30, "int", "gunicorn worker timeout.", 1),
-    _s("server.graceful_timeout_s", "MODEL_ROUTER_GRACEFUL_TIMEOUT_S", 20, "int",
-       "Time to drain on SIGTERM.", 1),
-    _s("log.level", "MODEL_ROUTER_LOG_LEVEL", "INFO", "choice", "Log level.",
-       choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    _s(
+        "server.graceful_timeout_s",
+        "MODEL_ROUTER_GRACEFUL_TIMEOUT_S",
+        20,
+        "int",
+        "Time to drain on SIGTERM.",
+        1,
+    ),
+    _s(
+        "log.level",
+        "MODEL_ROUTER_LOG_LEVEL",
+        "INFO",
+        "choice",
+        "Log level.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    ),
     _s("log.json", "MODEL_ROUTER_LOG_JSON", False, "bool", "Log one JSON object per line."),
-    _s("api.max_body_bytes", "MODEL_ROUTER_MAX_BODY_BYTES", 1048576, "int",
-       "Largest request body accepted.", 1),
-    _s("catalog.bootstrap_file", "MODEL_ROUTER_CATALOG", "config/catalog.example.json", "str",
-       "Catalog loaded by `bootstrap` into an empty database (empty: none)."),
-    _s("routing.default_strategy", "MODEL_ROUTER_STRATEGY", "adaptive", "choice",
-       "Strategy when a request names none.",
-       choices=("adaptive", "assigned", "least_loaded", "p2c")),
-    _s("routing.cooldown_failures", "MODEL_ROUTER_COOLDOWN_FAILURES", 3, "int",
-       "Consecutive failures that cool a model down.", 1),
-    _s("routing.cooldown_error_rate", "MODEL_ROUTER_COOLDOWN_ERROR_RATE", 0.5, "float",
-       "Recent error rate that cools a model down.", 0, 1),
-    _s("routing.cooldown_seconds", "MODEL_ROUTER_COOLDOWN_SECONDS", 30.0, "float",
-       "How long a cooled-down model rests before a probe.", 0),
-    _s("routing.health_refresh_s", "MODEL_ROUTER_HEALTH_REFRESH_S", 5.0, "float",
-       "How often V_MODEL_HEALTH is read in the background.", 0.1),
-    _s("routing.catalog_refresh_s", "MODEL_ROUTER_CATALOG_REFRESH_S", 10.0, "float",
-       "How often the catalog is re-read to pick up changes made elsewhere.", 0.1),
-    _s("cache.ttl_s", "MODEL_ROUTER_CACHE_TTL_S", 30.0, "float",
-       "Life of a cached candidate ranking.", 0),
-    _s("cache.max_entries", "MODEL_ROUTER_CACHE_MAX_ENTRIES", 10000, "int",
-       "Most cached rankings.", 1),
-    _s("load.inflight_timeout_s", "MODEL_ROUTER_INFLIGHT_TIMEOUT_S", 300.0, "float",
-       "An in-flight request with no outcome expires after this.", 1),
-    _s("load.snapshot_interval_s", "MODEL_ROUTER_SNAPSHOT_INTERVAL_S", 10.0, "float",
-       "How often load snapshots are stored.", 0.1),
-    _s("alerts.interval_s", "MODEL_ROUTER_ALERTS_INTERVAL_S", 5.0, "float",
-       "How often SP_EVALUATE_ALERTS runs.", 0.1),
-    _s("alerts.webhook_url", "MODEL_ROUTER_ALERT_WEBHOOK", "", "str",
-       "URL that receives a POST for every new alert (empty: none)."),
-    _s("alerts.webhook_timeout_s", "MODEL_ROUTER_ALERT_WEBHOOK_TIMEOUT_S", 2.0, "float",
-       "Timeout of the alert webhook call.", 0.01),
-    _s("writer.max_batch", "MODEL_ROUTER_WRITER_MAX_BATCH", 500, "int",
-       "Most rows in one group commit.", 1),
-    _s("writer.max_wait_ms", "MODEL_ROUTER_WRITER_MAX_WAIT_MS", 2.0, "float",
-       "How long the writer gathers rows before a commit.", 0),
-    _s("writer.queue_max", "MODEL_ROUTER_WRITER_QUEUE_MAX", 20000, "int",
-       "Rows waiting for the writer before requests get 503.", 1),
-    _s("writer.ack_timeout_s", "MODEL_ROUTER_WRITER_ACK_TIMEOUT_S", 5.0, "float",
-       "Longest a request waits for its rows to be durable.", 0.01),
-    _s("spool.path", "MODEL_ROUTER_SPOOL_PATH", "var/spool.db", "str",
-       "Local durable spool used while the database is unavailable."),
-    _s("retention.days", "MODEL_ROUTER_RETENTION_DAYS", 30, "int",
-       "Raw decisions and outcomes older than this are purged (rollups kept).", 1),
-    _s("retention.interval_s", "MODEL_ROUTER_RETENTION_INTERVAL_S", 3600.0, "float",
-       "How often SP_PURGE_HISTORY runs (0 = never).", 0),
-    _s("auth.secret_key", "MODEL_ROUTER_SECRET_KEY", "", "secret",
-       "Key signing dashboard sessions (empty: random per start)."),
-    _s("background.enabled", "MODEL_ROUTER_BACKGROUND", True, "bool",
-       "Run background loops (health refresh, alerts, snapshots, retention)."),
+    _s(
+        "api.max_body_bytes",
+        "MODEL_ROUTER_MAX_BODY_BYTES",
+        1048576,
+        "int",
+        "Largest request body accepted.",
+        1,
+    ),
+    _s(
+        "catalog.bootstrap_file",
+        "MODEL_ROUTER_CATALOG",
+        "config/catalog.example.json",
+        "str",
+        "Catalog loaded by `bootstrap` into an empty database (empty: none).",
+    ),
+    _s(
+        "routing.default_strategy",
+        "MODEL_ROUTER_STRATEGY",
+        "adaptive",
+        "choice",
+        "Strategy when a request names none.",
+        choices=("adaptive", "assigned", "least_loaded", "p2c"),
+    ),
+    _s(
+        "routing.cooldown_failures",
+        "MODEL_ROUTER_COOLDOWN_FAILURES",
+        3,
+        "int",
+        "Consecutive failures that cool a model down.",
+        1,
+    ),
+    _s(
+        "routing.cooldown_error_rate",
+        "MODEL_ROUTER_COOLDOWN_ERROR_RATE",
+        0.5,
+        "float",
+        "Recent error rate that cools a model down.",
+        0,
+        1,
+    ),
+    _s(
+        "routing.cooldown_seconds",
+        "MODEL_ROUTER_COOLDOWN_SECONDS",
+        30.0,
+        "float",
+        "How long a cooled-down model rests before a probe.",
+        0,
+    ),
+    _s(
+        "routing.health_refresh_s",
+        "MODEL_ROUTER_HEALTH_REFRESH_S",
+        5.0,
+        "float",
+        "How often V_MODEL_HEALTH is read in the background.",
+        0.1,
+    ),
+    _s(
+        "routing.catalog_refresh_s",
+        "MODEL_ROUTER_CATALOG_REFRESH_S",
+        10.0,
+        "float",
+        "How often the catalog is re-read to pick up changes made elsewhere.",
+        0.1,
+    ),
+    _s(
+        "cache.ttl_s",
+        "MODEL_ROUTER_CACHE_TTL_S",
+        30.0,
+        "float",
+        "Life of a cached candidate ranking.",
+        0,
+    ),
+    _s(
+        "cache.max_entries",
+        "MODEL_ROUTER_CACHE_MAX_ENTRIES",
+        10000,
+        "int",
+        "Most cached rankings.",
+        1,
+    ),
+    _s(
+        "load.inflight_timeout_s",
+        "MODEL_ROUTER_INFLIGHT_TIMEOUT_S",
+        300.0,
+        "float",
+        "An in-flight request with no outcome expires after this.",
+        1,
+    ),
+    _s(
+        "load.snapshot_interval_s",
+        "MODEL_ROUTER_SNAPSHOT_INTERVAL_S",
+        10.0,
+        "float",
+        "How often load snapshots are stored.",
+        0.1,
+    ),
+    _s(
+        "alerts.interval_s",
+        "MODEL_ROUTER_ALERTS_INTERVAL_S",
+        5.0,
+        "float",
+        "How often SP_EVALUATE_ALERTS runs.",
+        0.1,
+    ),
+    _s(
+        "alerts.webhook_url",
+        "MODEL_ROUTER_ALERT_WEBHOOK",
+        "",
+        "str",
+        "URL that receives a POST for every new alert (empty: none).",
+    ),
+    _s(
+        "alerts.webhook_timeout_s",
+        "MODEL_ROUTER_ALERT_WEBHOOK_TIMEOUT_S",
+        2.0,
+        "float",
+        "Timeout of the alert webhook call.",
+        0.01,
+    ),
+    _s(
+        "writer.max_batch",
+        "MODEL_ROUTER_WRITER_MAX_BATCH",
+        500,
+        "int",
+        "Most rows in one group commit.",
+        1,
+    ),
+    _s(
+        "writer.max_wait_ms",
+        "MODEL_ROUTER_WRITER_MAX_WAIT_MS",
+        2.0,
+        "float",
+        "How long the writer gathers rows before a commit.",
+        0,
+    ),
+    _s(
+        "writer.queue_max",
+        "MODEL_ROUTER_WRITER_QUEUE_MAX",
+        20000,
+        "int",
+        "Rows waiting for the writer before requests get 503.",
+        1,
+    ),
+    _s(
+        "writer.ack_timeout_s",
+        "MODEL_ROUTER_WRITER_ACK_TIMEOUT_S",
+        5.0,
+        "float",
+        "Longest a request waits for its rows to be durable.",
+        0.01,
+    ),
+    _s(
+        "spool.path",
+        "MODEL_ROUTER_SPOOL_PATH",
+        "var/spool.db",
+        "str",
+        "Local durable spool used while the database is unavailable.",
+    ),
+    _s(
+        "retention.days",
+        "MODEL_ROUTER_RETENTION_DAYS",
+        30,
+        "int",
+        "Raw decisions and outcomes older than this are purged (rollups kept).",
+        1,
+    ),
+    _s(
+        "retention.interval_s",
+        "MODEL_ROUTER_RETENTION_INTERVAL_S",
+        3600.0,
+        "float",
+        "How often SP_PURGE_HISTORY runs (0 = never).",
+        0,
+    ),
+    _s(
+        "auth.secret_key",
+        "MODEL_ROUTER_SECRET_KEY",
+        "",
+        "secret",
+        "Key signing dashboard sessions (empty: random per start).",
+    ),
+    _s(
+        "background.enabled",
+        "MODEL_ROUTER_BACKGROUND",
+        True,
+        "bool",
+        "Run background loops (health refresh, alerts, snapshots, retention).",
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -199,7 +447,9 @@ def _convert(setting: Setting, raw: Any, source: str) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: expected {setting.kind}, got {_shown(setting, raw)}") from None
     if setting.choices and value not in setting.choices:
-        raise ConfigError(f"{where}: must be one of {', '.join(c or '(empty)' for c in setting.choices)}")
+        raise ConfigError(
+            f"{where}: must be one of {', '.join(c or '(empty)' for c in setting.choices)}"
+        )
     if setting.minimum is not None and value < setting.minimum:
         raise ConfigError(f"{where}: must be >= {setting.minimum:g}")
     if setting.maximum is not None and value > setting.maximum:
@@ -298,15 +548,18 @@ class Config(Mapping[str, Any]):
 
     def public(self) -> dict[str, Any]:
         """Settings safe to show: secrets masked."""
-        return {k: ("********" if isinstance(v, Secret) and v else
-                    "" if isinstance(v, Secret) else v) for k, v in self._values.items()}
+        return {
+            k: ("********" if isinstance(v, Secret) and v else "" if isinstance(v, Secret) else v)
+            for k, v in self._values.items()
+        }
 
     def __repr__(self) -> str:
         return f"Config({self.public()!r})"
 
 
-def load_config(override: Mapping[str, Any] | None = None,
-                env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    override: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Resolve every setting: defaults < HANA file (hana backend only) < environment < override."""
     env = os.environ if env is None else env
     override = dict(override or {})
@@ -353,8 +606,10 @@ def _apply_file(values: dict, sources: dict, path: Path, env: Mapping[str, str])
 
 def _check_relations(values: dict) -> None:
     if values["pool.min_connections"] > values["pool.max_connections"]:
-        raise ConfigError("setting pool.min_connections (HANA_POOL_MIN) must not exceed "
-                          "pool.max_connections (HANA_POOL_MAX)")
+        raise ConfigError(
+            "setting pool.min_connections (HANA_POOL_MIN) must not exceed "
+            "pool.max_connections (HANA_POOL_MAX)"
+        )
     if values["retry.initial_delay_ms"] > values["retry.max_delay_ms"]:
         raise ConfigError("setting retry.initial_delay_ms must not exceed retry.max_delay_ms")
     if values["db.backend"] == "hana" and not values["hana.user"]:

@@ -26,8 +26,16 @@ from app.routing import NoModelAvailable, UnknownAgent, UnknownStrategy
 from app.scoring import build_inputs, score_matrix
 
 log = logging.getLogger(__name__)
-ROUTE_FIELDS = ("decision_id", "model_id", "endpoint", "fallbacks", "strategy", "score",
-                "cache_hit", "reason")
+ROUTE_FIELDS = (
+    "decision_id",
+    "model_id",
+    "endpoint",
+    "fallbacks",
+    "strategy",
+    "score",
+    "cache_hit",
+    "reason",
+)
 
 
 def _unavailable(exc: Exception) -> problems.Unavailable:
@@ -36,8 +44,17 @@ def _unavailable(exc: Exception) -> problems.Unavailable:
 
 
 class Engine:
-    def __init__(self, *, db, writer, router, catalog, ack_timeout_s: float,
-                 recent_max: int = 50_000, recent_ttl_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        *,
+        db,
+        writer,
+        router,
+        catalog,
+        ack_timeout_s: float,
+        recent_max: int = 50_000,
+        recent_ttl_s: float = 300.0,
+    ) -> None:
         self.db, self.writer, self.router, self.catalog = db, writer, router, catalog
         self.ack_timeout_s = ack_timeout_s
         # Decisions made here, kept until their outcome: an outcome finds its decision without a
@@ -46,15 +63,17 @@ class Engine:
 
     # -- route and outcomes ---------------------------------------------------------------------
 
-    def route(self, agent_id: str, task_type: str | None, prompt_tokens: int | None,
-              strategy: str | None) -> dict:
+    def route(
+        self, agent_id: str, task_type: str | None, prompt_tokens: int | None, strategy: str | None
+    ) -> dict:
         try:
             decision = self.router.route(agent_id, task_type, prompt_tokens or 0, strategy)
         except UnknownAgent as exc:
             raise problems.NotFound(str(exc)) from None
         except UnknownStrategy as exc:
-            raise problems.InvalidInput(str(exc), field_errors=[
-                {"field": "strategy", "reason": str(exc)}]) from None
+            raise problems.InvalidInput(
+                str(exc), field_errors=[{"field": "strategy", "reason": str(exc)}]
+            ) from None
         except NoModelAvailable as exc:
             raise problems.Unavailable(f"no model available: {exc.reason}") from None
         body = decision.to_dict()
@@ -91,12 +110,17 @@ class Engine:
         return found
 
     def _outcome_row(self, decision: dict, outcome: dict) -> dict:
-        return {"decision_id": decision["decision_id"], "model_id": decision["model_id"],
-                "agent_id": decision["agent_id"], "success": bool(outcome["success"]),
-                "latency_ms": outcome["latency_ms"], "tokens_in": outcome.get("tokens_in"),
-                "tokens_out": outcome.get("tokens_out"),
-                "error_code": outcome.get("error_code"),
-                "recorded_at": now()}
+        return {
+            "decision_id": decision["decision_id"],
+            "model_id": decision["model_id"],
+            "agent_id": decision["agent_id"],
+            "success": bool(outcome["success"]),
+            "latency_ms": outcome["latency_ms"],
+            "tokens_in": outcome.get("tokens_in"),
+            "tokens_out": outcome.get("tokens_out"),
+            "error_code": outcome.get("error_code"),
+            "recorded_at": now(),
+        }
 
     def record_outcome(self, decision_id: str, outcome: dict) -> dict:
         decision = self._decision(decision_id)
@@ -124,12 +148,12 @@ class Engine:
                 if decision.get("outcome"):
                     raise problems.Conflict("already has an outcome")
                 row = self._outcome_row(decision, item)
-                pending.append((len(results), decision, row,
-                                self.writer.submit([], [row])))
+                pending.append((len(results), decision, row, self.writer.submit([], [row])))
                 results.append({"decision_id": decision_id, "status": 202})
             except problems.Problem as exc:
-                results.append({"decision_id": decision_id, "status": exc.status,
-                                "detail": exc.detail})
+                results.append(
+                    {"decision_id": decision_id, "status": exc.status, "detail": exc.detail}
+                )
             except Overloaded as exc:
                 results.append({"decision_id": decision_id, "status": 503, "detail": str(exc)})
         deadline = time.monotonic() + self.ack_timeout_s  # one budget for the whole batch
@@ -170,8 +194,17 @@ class Engine:
 
     @staticmethod
     def _with_outcome(decision: dict, row: dict) -> dict:
-        outcome = {k: row[k] for k in ("success", "latency_ms", "tokens_in", "tokens_out",
-                                       "error_code", "recorded_at")}
+        outcome = {
+            k: row[k]
+            for k in (
+                "success",
+                "latency_ms",
+                "tokens_in",
+                "tokens_out",
+                "error_code",
+                "recorded_at",
+            )
+        }
         outcome["recorded_at"] = api_time(row["recorded_at"])
         return {**decision, "outcome": outcome}
 
@@ -190,40 +223,62 @@ class Engine:
     def scores(self) -> dict:
         _, inputs = self._score_inputs()
         matrix = score_matrix(inputs)
-        return {"agents": list(matrix.agent_ids), "models": list(matrix.model_ids),
-                "scores": np.round(matrix.scores, 6).tolist(),
-                "feasible": matrix.feasible.tolist()}
+        return {
+            "agents": list(matrix.agent_ids),
+            "models": list(matrix.model_ids),
+            "scores": np.round(matrix.scores, 6).tolist(),
+            "feasible": matrix.feasible.tolist(),
+        }
 
     def auto_assign(self, method: str, dry_run: bool) -> dict:
         catalog, inputs = self._score_inputs()
         matrix = score_matrix(inputs)
         agent_index = {a: i for i, a in enumerate(matrix.agent_ids)}
         model_index = {m: j for j, m in enumerate(matrix.model_ids)}
-        pins = {agent_index[a.agent_id]: model_index[a.model_id]
-                for a in self._manual_pins(catalog)
-                if a.agent_id in agent_index and a.model_id in model_index}
-        result = compare(matrix.scores, matrix.feasible, inputs.capacity, pins=pins,
-                         priority=inputs.priority)
+        pins = {
+            agent_index[a.agent_id]: model_index[a.model_id]
+            for a in self._manual_pins(catalog)
+            if a.agent_id in agent_index and a.model_id in model_index
+        }
+        result = compare(
+            matrix.scores, matrix.feasible, inputs.capacity, pins=pins, priority=inputs.priority
+        )
         chosen = result.hungarian if method == "hungarian" else result.greedy
-        assignments = [{"agent_id": matrix.agent_ids[a], "model_id": matrix.model_ids[m],
-                        "score": round(float(s), 6),
-                        "method": "manual" if a in pins else method}
-                       for a, m, s in chosen.pairs]
-        run = {"run_id": str(uuid.uuid4()), "method": method, "dry_run": dry_run,
-               "total_score": round(float(chosen.total_score), 6),
-               "greedy_total_score": round(float(result.greedy.total_score), 6),
-               "improvement_pct": round(float(result.improvement_pct), 4),
-               "unassigned": [{"agent_id": matrix.agent_ids[a], "reason": reason}
-                              for a, reason in chosen.unassigned]}
+        assignments = [
+            {
+                "agent_id": matrix.agent_ids[a],
+                "model_id": matrix.model_ids[m],
+                "score": round(float(s), 6),
+                "method": "manual" if a in pins else method,
+            }
+            for a, m, s in chosen.pairs
+        ]
+        run = {
+            "run_id": str(uuid.uuid4()),
+            "method": method,
+            "dry_run": dry_run,
+            "total_score": round(float(chosen.total_score), 6),
+            "greedy_total_score": round(float(result.greedy.total_score), 6),
+            "improvement_pct": round(float(result.improvement_pct), 4),
+            "unassigned": [
+                {"agent_id": matrix.agent_ids[a], "reason": reason}
+                for a, reason in chosen.unassigned
+            ],
+        }
         if not dry_run and assignments:  # a run that places nobody has nothing to activate
             store.create_assignment_run(self.db, run, assignments, activate=True)
             self.catalog.reload()
-        return {**run, "assignments": [{k: a[k] for k in ("agent_id", "model_id", "score")}
-                                       for a in assignments]}
+        return {
+            **run,
+            "assignments": [
+                {k: a[k] for k in ("agent_id", "model_id", "score")} for a in assignments
+            ],
+        }
 
     def _manual_pins(self, catalog):
-        manual = {a["agent_id"] for a in store.get_active_assignments(self.db)
-                  if a["method"] == "manual"}
+        manual = {
+            a["agent_id"] for a in store.get_active_assignments(self.db) if a["method"] == "manual"
+        }
         return [a for a in catalog.assignments.values() if a.agent_id in manual]
 
     def pin(self, agent_id: str, model_id: str) -> dict:
@@ -243,12 +298,16 @@ class Engine:
 
     def load(self) -> list[dict]:
         cooling = {c["model_id"]: c for c in self.router.cooldowns()}
-        return [{**row, "cooldown": cooling.get(row["model_id"])}
-                for row in self.router.model_status()]
+        return [
+            {**row, "cooldown": cooling.get(row["model_id"])} for row in self.router.model_status()
+        ]
 
     def cooldowns(self) -> list[dict]:
         return self.router.cooldowns()
 
     def db_figures(self) -> dict:
-        return {"pool": self.db.stats(), "writer": self.writer.stats(),
-                "cache": self.router.cache.stats()}
+        return {
+            "pool": self.db.stats(),
+            "writer": self.writer.stats(),
+            "cache": self.router.cache.stats(),
+        }

@@ -22,8 +22,13 @@ class Problem(Exception):
     status = 500
     title = "Internal Server Error"
 
-    def __init__(self, detail: str = "", *, field_errors: list[dict] | None = None,
-                 headers: dict | None = None) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        field_errors: list[dict] | None = None,
+        headers: dict | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.field_errors = field_errors or []
@@ -66,10 +71,16 @@ class Unavailable(Problem):
         self.headers.setdefault("Retry-After", str(retry_after))
 
 
-def problem_response(status: int, title: str, detail: str, field_errors=None,
-                     headers=None) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": request.path}
+def problem_response(
+    status: int, title: str, detail: str, field_errors=None, headers=None
+) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
     if field_errors:
         body["errors"] = field_errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
@@ -87,16 +98,19 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException):
         headers = dict(exc.get_headers()) if exc.code == 405 else {}
         headers.pop("Content-Type", None)
-        return problem_response(exc.code or 500, exc.name, exc.description or exc.name,
-                                headers=headers)
+        return problem_response(
+            exc.code or 500, exc.name, exc.description or exc.name, headers=headers
+        )
 
     @app.errorhandler(dberrors.DatabaseUnavailable)
     @app.errorhandler(dberrors.TransientError)
     def _unavailable(exc: dberrors.DatabaseError):
-        log.warning("database unavailable for %s %s: %s", request.method, request.path,
-                    type(exc).__name__)
-        return problem_response(503, "Service unavailable", "the database is unavailable",
-                                headers={"Retry-After": "1"})
+        log.warning(
+            "database unavailable for %s %s: %s", request.method, request.path, type(exc).__name__
+        )
+        return problem_response(
+            503, "Service unavailable", "the database is unavailable", headers={"Retry-After": "1"}
+        )
 
     @app.errorhandler(dberrors.ProcedureError)
     def _procedure(exc: dberrors.ProcedureError):

@@ -61,19 +61,39 @@ class Services:
         load = LoadTracker(config["load.inflight_timeout_s"])
         cache = RankingCache(config["cache.ttl_s"], config["cache.max_entries"])
         catalog = CatalogState(db, cache)
-        router = Router(catalog.current, load, cache,
-                        default_strategy=config["routing.default_strategy"],
-                        cooldown_failures=config["routing.cooldown_failures"],
-                        cooldown_error_rate=config["routing.cooldown_error_rate"],
-                        cooldown_seconds=config["routing.cooldown_seconds"])
-        engine = Engine(db=db, writer=writer, router=router, catalog=catalog,
-                        ack_timeout_s=config["writer.ack_timeout_s"],
-                        recent_ttl_s=config["load.inflight_timeout_s"])
-        alerts = AlertNotifier(db, webhook_url=config["alerts.webhook_url"],
-                               webhook_timeout_s=config["alerts.webhook_timeout_s"])
+        router = Router(
+            catalog.current,
+            load,
+            cache,
+            default_strategy=config["routing.default_strategy"],
+            cooldown_failures=config["routing.cooldown_failures"],
+            cooldown_error_rate=config["routing.cooldown_error_rate"],
+            cooldown_seconds=config["routing.cooldown_seconds"],
+        )
+        engine = Engine(
+            db=db,
+            writer=writer,
+            router=router,
+            catalog=catalog,
+            ack_timeout_s=config["writer.ack_timeout_s"],
+            recent_ttl_s=config["load.inflight_timeout_s"],
+        )
+        alerts = AlertNotifier(
+            db,
+            webhook_url=config["alerts.webhook_url"],
+            webhook_timeout_s=config["alerts.webhook_timeout_s"],
+        )
         background = Background(_tasks(config, db, router, catalog, alerts, engine))
-        return cls(config=config, db=db, writer=writer, router=router, catalog=catalog,
-                   engine=engine, alerts=alerts, background=background)
+        return cls(
+            config=config,
+            db=db,
+            writer=writer,
+            router=router,
+            catalog=catalog,
+            engine=engine,
+            alerts=alerts,
+            background=background,
+        )
 
     def start(self) -> None:
         self.db.start()  # tolerates a database that is down: the pool refills by itself
@@ -97,9 +117,13 @@ class Services:
     def ready(self) -> tuple[bool, dict]:
         """Is the service able to serve? (database reachable, migrations current, writer)."""
         writer = self.writer.stats()
-        detail: dict = {"database": "ok", "migrations": "current", "pool": self.db.pool.stats(),
-                        "writer": writer.get("mode", "database"),
-                        "spool_depth": writer.get("spool_depth", 0)}
+        detail: dict = {
+            "database": "ok",
+            "migrations": "current",
+            "pool": self.db.pool.stats(),
+            "writer": writer.get("mode", "database"),
+            "spool_depth": writer.get("spool_depth", 0),
+        }
         try:
             self.db.ping()
         except Exception as exc:
@@ -127,13 +151,23 @@ def _tasks(config, db, router, catalog, alerts, engine) -> list[Task]:
         if rows:
             store.save_load_snapshots(db, rows)
 
-    tasks = [Task("catalog", config["routing.catalog_refresh_s"],
-                  lambda: catalog.reload(only_if_changed=True)),
-             Task("health", config["routing.health_refresh_s"], refresh_health),
-             Task("alerts", config["alerts.interval_s"], alerts.evaluate),
-             Task("load_snapshots", config["load.snapshot_interval_s"], snapshot_load),
-             Task("reconcile", 5.0, lambda: router.reconcile(engine.fetch_outcomes))]
+    tasks = [
+        Task(
+            "catalog",
+            config["routing.catalog_refresh_s"],
+            lambda: catalog.reload(only_if_changed=True),
+        ),
+        Task("health", config["routing.health_refresh_s"], refresh_health),
+        Task("alerts", config["alerts.interval_s"], alerts.evaluate),
+        Task("load_snapshots", config["load.snapshot_interval_s"], snapshot_load),
+        Task("reconcile", 5.0, lambda: router.reconcile(engine.fetch_outcomes)),
+    ]
     if config["retention.interval_s"] > 0:
-        tasks.append(Task("retention", config["retention.interval_s"],
-                          lambda: store.purge_history(db, config["retention.days"])))
+        tasks.append(
+            Task(
+                "retention",
+                config["retention.interval_s"],
+                lambda: store.purge_history(db, config["retention.days"]),
+            )
+        )
     return tasks

@@ -19,13 +19,21 @@ BENCHMARKS = ("pool", "route_decision", "assignment", "simulate", "analytics", "
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("names", nargs="*", default=list(BENCHMARKS),
-                        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        default=list(BENCHMARKS),
+        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
+    )
     args = parser.parse_args(argv)
-    results: dict = {"machine": {"python": platform.python_version(),
-                                 "platform": platform.platform(),
-                                 "processor": platform.processor() or platform.machine()},
-                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results: dict = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     for name in args.names:
         print(f"\n=== bench/{name}.py ===", flush=True)
         module = importlib.import_module(f"bench.{name}")

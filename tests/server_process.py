@@ -229,6 +229,10 @@ class ServerProcess:
         assert self.proc is not None, "not started"
         return self.proc.pid
 
+    def workers(self) -> list[int]:
+        """Pids of gunicorn's worker processes (children of the master)."""
+        return [pid for pid, ppid in _processes() if ppid == self.pid]
+
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -296,18 +300,36 @@ class ServerProcess:
         return self.log()[-_LOG_TAIL:]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1])."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rfind(")") + 2 :].split()
+
+
+def _processes():
+    """(pid, ppid) of every process that is not a zombie."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = _stat(int(entry.name))
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                yield int(entry.name), int(fields[1])
+
+
 def _group_alive(pgid: int) -> bool:
     """Is any process of the group still running (zombies do not count)?"""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
+    for pid, _ in _processes():
+        with contextlib.suppress(OSError):
+            if int(_stat(pid)[2]) == pgid:
+                return True
     return False
 
 

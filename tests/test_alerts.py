@@ -59,19 +59,41 @@ def seed_outcomes(db, model_id: str, successes: int, failures: int) -> None:
     decisions, outcomes = [], []
     for i in range(successes + failures):
         decision_id = new_decision_id()
-        decisions.append({"decision_id": decision_id, "decided_at": now - timedelta(seconds=30),
-                          "agent_id": "al-agent", "model_id": model_id, "strategy": "adaptive",
-                          "score": 0.5, "reason": "test"})
-        outcomes.append({"decision_id": decision_id, "success": i >= failures,
-                         "latency_ms": 100.0, "recorded_at": now - timedelta(seconds=20)})
+        decisions.append(
+            {
+                "decision_id": decision_id,
+                "decided_at": now - timedelta(seconds=30),
+                "agent_id": "al-agent",
+                "model_id": model_id,
+                "strategy": "adaptive",
+                "score": 0.5,
+                "reason": "test",
+            }
+        )
+        outcomes.append(
+            {
+                "decision_id": decision_id,
+                "success": i >= failures,
+                "latency_ms": 100.0,
+                "recorded_at": now - timedelta(seconds=20),
+            }
+        )
     store.save_routing_decisions(db, decisions)
     store.save_metrics_batch(db, outcomes)
 
 
 @pytest.fixture
 def fleet(db):
-    store.create_model(db, {"id": "al-model", "endpoint": "http://m", "context_window": 8192,
-                            "max_concurrency": 4, "capabilities": {"chat": 0.9}})
+    store.create_model(
+        db,
+        {
+            "id": "al-model",
+            "endpoint": "http://m",
+            "context_window": 8192,
+            "max_concurrency": 4,
+            "capabilities": {"chat": 0.9},
+        },
+    )
     store.create_agent(db, {"id": "al-agent", "requirements": {"chat": 1.0}})
     return db
 
@@ -86,7 +108,8 @@ def test_alert_raised_once_and_resolved_when_clear(fleet, receiver):
         seed_outcomes(fleet, "al-model", successes=20, failures=10)  # error rate 1/3 > 5 %
         raised = notifier.evaluate()
         assert [(a["rule_id"], a["model_id"]) for a in raised] == [
-            ("default-error-rate", "al-model")]
+            ("default-error-rate", "al-model")
+        ]
         assert raised[0]["observed_value"] == pytest.approx(10 / 30)
         assert notifier.evaluate() == []  # no duplicate while it is open
         assert len(error_alerts(fleet)) == 1
@@ -117,8 +140,9 @@ def test_failing_webhook_is_logged_and_never_blocks(fleet, caplog):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()  # refused
-    notifier = AlertNotifier(fleet, webhook_url=f"http://127.0.0.1:{port}/x",
-                             webhook_timeout_s=0.5).start()
+    notifier = AlertNotifier(
+        fleet, webhook_url=f"http://127.0.0.1:{port}/x", webhook_timeout_s=0.5
+    ).start()
     caplog.set_level(logging.WARNING, logger="app.alerts")
     try:
         seed_outcomes(fleet, "al-model", successes=5, failures=25)

@@ -47,9 +47,16 @@ def test_service_starts_while_database_unreachable_and_recovers(tmp_path, overri
 
     db_path = tmp_path / "later" / "router.db"
     db_path.parent.write_text("not a directory")  # the database cannot be opened yet
-    settings = dict(overrides, **{"sqlite.path": str(db_path), "pool.min_connections": 1,
-                                  "pool.health_check_interval_ms": 50,
-                                  "retry.initial_delay_ms": 10, "retry.max_delay_ms": 50})
+    settings = dict(
+        overrides,
+        **{
+            "sqlite.path": str(db_path),
+            "pool.min_connections": 1,
+            "pool.health_check_interval_ms": 50,
+            "retry.initial_delay_ms": 10,
+            "retry.max_delay_ms": 50,
+        },
+    )
     app = create_app(settings)
     try:
         client = app.test_client()

@@ -20,11 +20,20 @@ def write_file(tmp_path, data) -> str:
 
 
 def seed_file(**changes) -> dict:
-    data = {"host": "filehost", "port": 30015, "database": "NOPENAI_DB", "user": "NUCLEUS_APP",
-            "password": "${HANA_PASSWORD}",
-            "pool": {"min_connections": 5, "max_connections": 10, "idle_timeout_ms": 30000,
-                     "connection_timeout_ms": 5000},
-            "retry": {"max_attempts": 3, "initial_delay_ms": 100, "max_delay_ms": 5000}}
+    data = {
+        "host": "filehost",
+        "port": 30015,
+        "database": "NOPENAI_DB",
+        "user": "NUCLEUS_APP",
+        "password": "${HANA_PASSWORD}",
+        "pool": {
+            "min_connections": 5,
+            "max_connections": 10,
+            "idle_timeout_ms": 30000,
+            "connection_timeout_ms": 5000,
+        },
+        "retry": {"max_attempts": 3, "initial_delay_ms": 100, "max_delay_ms": 5000},
+    }
     data.update(changes)
     return data
 
@@ -43,8 +52,12 @@ def test_shipped_config_file_has_the_seed_shape():
 
 def test_file_then_environment_precedence(tmp_path):
     path = write_file(tmp_path, seed_file(pool={"min_connections": 2, "max_connections": 8}))
-    env = {"HANA_PASSWORD": "pw", "MODEL_ROUTER_HANA_CONFIG": path,
-           "MODEL_ROUTER_DB_BACKEND": "hana", "HANA_POOL_MAX": "9"}
+    env = {
+        "HANA_PASSWORD": "pw",
+        "MODEL_ROUTER_HANA_CONFIG": path,
+        "MODEL_ROUTER_DB_BACKEND": "hana",
+        "HANA_POOL_MAX": "9",
+    }
     config = load_config(env=env)
     assert config.backend == "hana"
     assert config["hana.host"] == "filehost" and config.source("hana.host") == "file"
@@ -60,8 +73,9 @@ def test_hana_host_in_environment_selects_hana(tmp_path):
 
 
 def test_override_beats_environment():
-    config = load_config({"pool.max_connections": 3, "pool.min_connections": 1},
-                         env={"HANA_POOL_MAX": "7"})
+    config = load_config(
+        {"pool.max_connections": 3, "pool.min_connections": 1}, env={"HANA_POOL_MAX": "7"}
+    )
     assert config["pool.max_connections"] == 3
 
 
@@ -72,18 +86,21 @@ def test_unset_variable_is_an_error_naming_it(tmp_path):
         load_config(env=env)
 
 
-@pytest.mark.parametrize("env, name", [
-    ({"HANA_POOL_MIN": "11"}, "pool.min_connections"),
-    ({"HANA_POOL_MIN": "-1"}, "pool.min_connections"),
-    ({"HANA_POOL_IDLE_TIMEOUT_MS": "-5"}, "pool.idle_timeout_ms"),
-    ({"HANA_POOL_CONNECTION_TIMEOUT_MS": "0"}, "pool.connection_timeout_ms"),
-    ({"HANA_PORT": "70000"}, "hana.port"),
-    ({"HANA_PORT": "0"}, "hana.port"),
-    ({"HANA_PORT": "abc"}, "hana.port"),
-    ({"MODEL_ROUTER_STRATEGY": "fastest"}, "routing.default_strategy"),
-    ({"HANA_ENCRYPT": "maybe"}, "hana.encrypt"),
-    ({"HANA_RETRY_INITIAL_DELAY_MS": "9000"}, "retry.initial_delay_ms"),
-])
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"HANA_POOL_MIN": "11"}, "pool.min_connections"),
+        ({"HANA_POOL_MIN": "-1"}, "pool.min_connections"),
+        ({"HANA_POOL_IDLE_TIMEOUT_MS": "-5"}, "pool.idle_timeout_ms"),
+        ({"HANA_POOL_CONNECTION_TIMEOUT_MS": "0"}, "pool.connection_timeout_ms"),
+        ({"HANA_PORT": "70000"}, "hana.port"),
+        ({"HANA_PORT": "0"}, "hana.port"),
+        ({"HANA_PORT": "abc"}, "hana.port"),
+        ({"MODEL_ROUTER_STRATEGY": "fastest"}, "routing.default_strategy"),
+        ({"HANA_ENCRYPT": "maybe"}, "hana.encrypt"),
+        ({"HANA_RETRY_INITIAL_DELAY_MS": "9000"}, "retry.initial_delay_ms"),
+    ],
+)
 def test_invalid_values_are_rejected_by_name(env, name):
     with pytest.raises(ConfigError, match=name.replace(".", r"\.")):
         load_config(env=env)
@@ -91,8 +108,11 @@ def test_invalid_values_are_rejected_by_name(env, name):
 
 def test_unknown_keys_are_rejected(tmp_path):
     path = write_file(tmp_path, seed_file(pool={"min_connections": 5, "max_conections": 10}))
-    env = {"HANA_PASSWORD": "x", "MODEL_ROUTER_HANA_CONFIG": path,
-           "MODEL_ROUTER_DB_BACKEND": "hana"}
+    env = {
+        "HANA_PASSWORD": "x",
+        "MODEL_ROUTER_HANA_CONFIG": path,
+        "MODEL_ROUTER_DB_BACKEND": "hana",
+    }
     with pytest.raises(ConfigError, match="pool.max_conections"):
         load_config(env=env)
     with pytest.raises(ConfigError, match="no.such"):

@@ -195,6 +195,15 @@ def test_decision_list_pages_newest_first_with_filters(bdb, scenario):
     since = datetime.now(UTC) - timedelta(minutes=15)
     recent = store.list_decisions(bdb, {"since": since}, limit=1000)
     assert len(recent) == sum(1 for d in scenario.decisions if d["decided_at"] >= since)
+    assert [d["decision_id"] for d in recent] == sorted(
+        (d["decision_id"] for d in recent), reverse=True
+    )
+    mine = store.list_decisions(bdb, {"since": since, "agent_id": agent}, limit=1000)
+    assert {d["decision_id"] for d in mine} == {
+        d["decision_id"]
+        for d in scenario.decisions
+        if d["decided_at"] >= since and d["agent_id"] == agent
+    }
 
 
 @pytest.mark.parametrize(

@@ -15,5 +15,7 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_every_setting_is_documented_in_the_readme():
-    missing = [s.name for s in SETTINGS if f"`{s.name}`" not in README or f"`{s.env}`" not in README]
+    missing = [
+        s.name for s in SETTINGS if f"`{s.name}`" not in README or f"`{s.env}`" not in README
+    ]
     assert not missing, f"settings missing from README.md: {missing}"

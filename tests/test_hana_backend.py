@@ -19,9 +19,22 @@ from app.db.hana import CONNECT_PROPERTIES, HanaBackend
 from app.db.pool import backoff_delays, connect_with_retry
 
 # The SQLDBC connection properties as SAP documents them (hdbcli ignores unknown names silently).
-DOCUMENTED = {"address", "port", "user", "password", "databaseName", "currentSchema",
-              "encrypt", "sslValidateCertificate", "sslTrustStore", "sslHostNameInCertificate",
-              "connectTimeout", "communicationTimeout", "reconnect", "statementCacheSize"}
+DOCUMENTED = {
+    "address",
+    "port",
+    "user",
+    "password",
+    "databaseName",
+    "currentSchema",
+    "encrypt",
+    "sslValidateCertificate",
+    "sslTrustStore",
+    "sslHostNameInCertificate",
+    "connectTimeout",
+    "communicationTimeout",
+    "reconnect",
+    "statementCacheSize",
+}
 
 
 class DeafServer:
@@ -70,15 +83,29 @@ def refused_port() -> int:
 
 
 def backend(port: int, timeout_ms: int = 500) -> HanaBackend:
-    return HanaBackend(host="127.0.0.1", port=port, user="APP", password=Secret("pw-123456"),
-                       encrypt=False, connect_timeout_ms=timeout_ms,
-                       communication_timeout_ms=timeout_ms)
+    return HanaBackend(
+        host="127.0.0.1",
+        port=port,
+        user="APP",
+        password=Secret("pw-123456"),
+        encrypt=False,
+        connect_timeout_ms=timeout_ms,
+        communication_timeout_ms=timeout_ms,
+    )
 
 
 def test_property_names_are_the_documented_ones():
     assert CONNECT_PROPERTIES <= DOCUMENTED
-    full = HanaBackend(host="h", port=1, user="u", password=Secret("p"), database="D",
-                       schema="S", trust_store="/t.pem", host_name_in_certificate="h")
+    full = HanaBackend(
+        host="h",
+        port=1,
+        user="u",
+        password=Secret("p"),
+        database="D",
+        schema="S",
+        trust_store="/t.pem",
+        host_name_in_certificate="h",
+    )
     props = full.connect_properties()
     assert set(props) <= DOCUMENTED
     assert props["connectTimeout"] == 5000 and props["communicationTimeout"] == 30000
@@ -105,19 +132,32 @@ def test_connect_is_retried_per_the_policy(deaf):
     delays = backoff_delays(2, 0.05, 5.0, 1.0)
     started = time.monotonic()
     with pytest.raises(errors.DatabaseUnavailable):
-        connect_with_retry(hana.connect, delays, is_transient=hana.is_connection_error,
-                           sleep=lambda d: (slept.append(d), time.sleep(d)), jitter=lambda d: d)
+        connect_with_retry(
+            hana.connect,
+            delays,
+            is_transient=hana.is_connection_error,
+            sleep=lambda d: (slept.append(d), time.sleep(d)),
+            jitter=lambda d: d,
+        )
     assert slept == [0.05, 0.25]
     assert len(deaf.accepted) == 3  # the first try and two retries reached the server
     assert time.monotonic() - started < 3 * 0.3 + 0.3 + 1.0
 
 
-@pytest.mark.parametrize("code, expected", [
-    (-10709, errors.DatabaseUnavailable), (-10807, errors.DatabaseUnavailable),
-    (1888, errors.DatabaseUnavailable), (131, errors.TransientError),
-    (133, errors.TransientError), (613, errors.TransientError),
-    (301, errors.UniqueViolation), (10002, errors.ProcedureError), (257, errors.DatabaseError),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        (-10709, errors.DatabaseUnavailable),
+        (-10807, errors.DatabaseUnavailable),
+        (1888, errors.DatabaseUnavailable),
+        (131, errors.TransientError),
+        (133, errors.TransientError),
+        (613, errors.TransientError),
+        (301, errors.UniqueViolation),
+        (10002, errors.ProcedureError),
+        (257, errors.DatabaseError),
+    ],
+)
 def test_error_classification_by_code(code, expected):
     from hdbcli import dbapi
 

@@ -11,15 +11,20 @@ from app.db.sqlite import SqliteBackend
 
 def schema(path) -> dict[str, str]:
     with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT type || ':' || name, sql FROM sqlite_master "
-                            "WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '%yoyo%'")
+        rows = conn.execute(
+            "SELECT type || ':' || name, sql FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '%yoyo%'"
+        )
         return dict(rows.fetchall())
 
 
 def test_every_migration_has_a_rollback():
     for dialect in ("sqlite", "hana"):
-        forward = {p.name for p in (MIGRATIONS_ROOT / dialect).glob("*.sql")
-                   if not p.name.endswith(".rollback.sql")}
+        forward = {
+            p.name
+            for p in (MIGRATIONS_ROOT / dialect).glob("*.sql")
+            if not p.name.endswith(".rollback.sql")
+        }
         assert forward, f"no migrations for {dialect}"
         for name in forward:
             assert (MIGRATIONS_ROOT / dialect / name.replace(".sql", ".rollback.sql")).exists()

@@ -38,6 +38,7 @@ SQLITE_ISMS = [
     "RETURNING",
     "-- params:",
     "CROSS JOIN INFERENCE_METRICS",
+    "INDEXED BY",
 ]
 HANA_ISMS = [
     "DUMMY",

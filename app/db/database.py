@@ -33,40 +33,62 @@ def make_backend(config):
 
 
 class Database:
-    def __init__(self, backend, *, min_size: int = 5, max_size: int = 10,
-                 idle_timeout: float = 30.0, acquire_timeout: float = 5.0,
-                 health_check_interval: float = 60.0, validation_window: float = 0.5,
-                 leak_threshold: float = 30.0, retry_attempts: int = 3,
-                 retry_initial_delay: float = 0.1, retry_max_delay: float = 5.0,
-                 retry_multiplier: float = 5.0) -> None:
+    def __init__(
+        self,
+        backend,
+        *,
+        min_size: int = 5,
+        max_size: int = 10,
+        idle_timeout: float = 30.0,
+        acquire_timeout: float = 5.0,
+        health_check_interval: float = 60.0,
+        validation_window: float = 0.5,
+        leak_threshold: float = 30.0,
+        retry_attempts: int = 3,
+        retry_initial_delay: float = 0.1,
+        retry_max_delay: float = 5.0,
+        retry_multiplier: float = 5.0,
+    ) -> None:
         self.backend = backend
         self.dialect = backend.dialect
         self.retry_attempts = retry_attempts
         self.retry_initial_delay = retry_initial_delay
         self.retry_max_delay = retry_max_delay
         self.pool = ConnectionPool(
-            backend.connect, min_size=min_size, max_size=max_size, idle_timeout=idle_timeout,
-            acquire_timeout=acquire_timeout, health_check_interval=health_check_interval,
-            validation_window=validation_window, leak_threshold=leak_threshold,
-            retry_attempts=retry_attempts, retry_initial_delay=retry_initial_delay,
-            retry_max_delay=retry_max_delay, retry_multiplier=retry_multiplier,
-            is_connection_error=backend.is_connection_error, ping=backend.ping,
-            reset=backend.reset, name=backend.dialect)
+            backend.connect,
+            min_size=min_size,
+            max_size=max_size,
+            idle_timeout=idle_timeout,
+            acquire_timeout=acquire_timeout,
+            health_check_interval=health_check_interval,
+            validation_window=validation_window,
+            leak_threshold=leak_threshold,
+            retry_attempts=retry_attempts,
+            retry_initial_delay=retry_initial_delay,
+            retry_max_delay=retry_max_delay,
+            retry_multiplier=retry_multiplier,
+            is_connection_error=backend.is_connection_error,
+            ping=backend.ping,
+            reset=backend.reset,
+            name=backend.dialect,
+        )
 
     @classmethod
     def from_config(cls, config) -> Database:
-        return cls(make_backend(config),
-                   min_size=config["pool.min_connections"],
-                   max_size=config["pool.max_connections"],
-                   idle_timeout=config.seconds("pool.idle_timeout_ms"),
-                   acquire_timeout=config.seconds("pool.connection_timeout_ms"),
-                   health_check_interval=config.seconds("pool.health_check_interval_ms"),
-                   validation_window=config.seconds("pool.validation_window_ms"),
-                   leak_threshold=config.seconds("pool.leak_threshold_ms"),
-                   retry_attempts=config["retry.max_attempts"],
-                   retry_initial_delay=config.seconds("retry.initial_delay_ms"),
-                   retry_max_delay=config.seconds("retry.max_delay_ms"),
-                   retry_multiplier=config["retry.multiplier"])
+        return cls(
+            make_backend(config),
+            min_size=config["pool.min_connections"],
+            max_size=config["pool.max_connections"],
+            idle_timeout=config.seconds("pool.idle_timeout_ms"),
+            acquire_timeout=config.seconds("pool.connection_timeout_ms"),
+            health_check_interval=config.seconds("pool.health_check_interval_ms"),
+            validation_window=config.seconds("pool.validation_window_ms"),
+            leak_threshold=config.seconds("pool.leak_threshold_ms"),
+            retry_attempts=config["retry.max_attempts"],
+            retry_initial_delay=config.seconds("retry.initial_delay_ms"),
+            retry_max_delay=config.seconds("retry.max_delay_ms"),
+            retry_multiplier=config["retry.multiplier"],
+        )
 
     def __repr__(self) -> str:
         return f"Database({self.backend.describe()})"

@@ -36,10 +36,20 @@ def _yoyo(backend):
     from app.db.yoyo_hana import HanaYoyoBackend
 
     props = backend.connect_properties()
-    args = {k: v for k, v in props.items() if k not in ("address", "port", "user", "password",
-                                                          "databaseName")}
-    uri = DatabaseURI("hana", props["user"], props["password"], props["address"], props["port"],
-                      props.get("databaseName", "default"), args)
+    args = {
+        k: v
+        for k, v in props.items()
+        if k not in ("address", "port", "user", "password", "databaseName")
+    }
+    uri = DatabaseURI(
+        "hana",
+        props["user"],
+        props["password"],
+        props["address"],
+        props["port"],
+        props.get("databaseName", "default"),
+        args,
+    )
     yoyo_backend = HanaYoyoBackend(uri, "_yoyo_migration")
     yoyo_backend.init_database()
     return yoyo_backend
@@ -66,8 +76,12 @@ def migrate(backend) -> DeployReport:
     finally:
         yb.connection.close()
     report.views, report.procedures = redeploy_objects(backend)
-    log.info("migrate: %d migrations applied, %d views and %d procedures deployed",
-             len(report.applied), len(report.views), len(report.procedures))
+    log.info(
+        "migrate: %d migrations applied, %d views and %d procedures deployed",
+        len(report.applied),
+        len(report.views),
+        len(report.procedures),
+    )
     return report
 
 
@@ -107,12 +121,15 @@ def redeploy_objects(backend) -> tuple[list[str], list[str]]:
             for name in catalog.views:
                 backend.execute(conn, f'DROP VIEW IF EXISTS "{name}"')
         views = _deploy_in_dependency_order(
-            backend, conn, {n: split_statements(t) for n, t in catalog.views.items()})
+            backend, conn, {n: split_statements(t) for n, t in catalog.views.items()}
+        )
         procedures = []
         if backend.dialect == "hana":
             procedures = _deploy_in_dependency_order(
-                backend, conn, {n: [p.text.strip().rstrip(";")]
-                                for n, p in catalog.procedures.items()})
+                backend,
+                conn,
+                {n: [p.text.strip().rstrip(";")] for n, p in catalog.procedures.items()},
+            )
         else:
             procedures = list(catalog.procedures)  # run from the files at call time
         backend.commit(conn)

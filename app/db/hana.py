@@ -15,11 +15,24 @@ from app.db import errors
 from app.db.sqlfiles import load_catalog
 
 # Documented SQLDBC property names (case-insensitive in hdbcli; keep this exact spelling).
-CONNECT_PROPERTIES = frozenset({
-    "address", "port", "user", "password", "databaseName", "currentSchema", "encrypt",
-    "sslValidateCertificate", "sslTrustStore", "sslHostNameInCertificate", "connectTimeout",
-    "communicationTimeout", "reconnect", "statementCacheSize",
-})
+CONNECT_PROPERTIES = frozenset(
+    {
+        "address",
+        "port",
+        "user",
+        "password",
+        "databaseName",
+        "currentSchema",
+        "encrypt",
+        "sslValidateCertificate",
+        "sslTrustStore",
+        "sslHostNameInCertificate",
+        "connectTimeout",
+        "communicationTimeout",
+        "reconnect",
+        "statementCacheSize",
+    }
+)
 
 CONNECTION_LOST_CODES = frozenset({-10709, -10807, -10108, -10821, 1888, -10735})
 TRANSIENT_CODES = frozenset({131, 133, 146, 129, 613})
@@ -31,11 +44,23 @@ SIGNAL_CODES = range(10000, 20000)
 class HanaBackend:
     dialect = "hana"
 
-    def __init__(self, *, host: str, port: int, user: str, password, database: str = "",
-                 schema: str = "", encrypt: bool = True, validate_certificate: bool = True,
-                 trust_store: str = "", host_name_in_certificate: str = "",
-                 connect_timeout_ms: int = 5000, communication_timeout_ms: int = 30000,
-                 statement_timeout_s: int = 30) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password,
+        database: str = "",
+        schema: str = "",
+        encrypt: bool = True,
+        validate_certificate: bool = True,
+        trust_store: str = "",
+        host_name_in_certificate: str = "",
+        connect_timeout_ms: int = 5000,
+        communication_timeout_ms: int = 30000,
+        statement_timeout_s: int = 30,
+    ) -> None:
         self.host, self.port, self.user = host, port, user
         self._password = password  # a config.Secret: never printed
         self.database, self.schema = database, schema
@@ -48,15 +73,21 @@ class HanaBackend:
 
     @classmethod
     def from_config(cls, config) -> HanaBackend:
-        return cls(host=config["hana.host"], port=config["hana.port"], user=config["hana.user"],
-                   password=config["hana.password"], database=config["hana.database"],
-                   schema=config["hana.schema"], encrypt=config["hana.encrypt"],
-                   validate_certificate=config["hana.ssl_validate_certificate"],
-                   trust_store=config["hana.ssl_trust_store"],
-                   host_name_in_certificate=config["hana.ssl_host_name_in_certificate"],
-                   connect_timeout_ms=config["pool.connection_timeout_ms"],
-                   communication_timeout_ms=config["hana.communication_timeout_ms"],
-                   statement_timeout_s=config["hana.statement_timeout_s"])
+        return cls(
+            host=config["hana.host"],
+            port=config["hana.port"],
+            user=config["hana.user"],
+            password=config["hana.password"],
+            database=config["hana.database"],
+            schema=config["hana.schema"],
+            encrypt=config["hana.encrypt"],
+            validate_certificate=config["hana.ssl_validate_certificate"],
+            trust_store=config["hana.ssl_trust_store"],
+            host_name_in_certificate=config["hana.ssl_host_name_in_certificate"],
+            connect_timeout_ms=config["pool.connection_timeout_ms"],
+            communication_timeout_ms=config["hana.communication_timeout_ms"],
+            statement_timeout_s=config["hana.statement_timeout_s"],
+        )
 
     def __repr__(self) -> str:
         return f"HanaBackend({self.describe()})"
@@ -72,16 +103,23 @@ class HanaBackend:
 
     def connect_properties(self) -> dict[str, Any]:
         props: dict[str, Any] = {
-            "address": self.host, "port": self.port, "user": self.user,
-            "password": self._password.reveal() if hasattr(self._password, "reveal")
+            "address": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self._password.reveal()
+            if hasattr(self._password, "reveal")
             else str(self._password),
-            "encrypt": self.encrypt, "sslValidateCertificate": self.validate_certificate,
+            "encrypt": self.encrypt,
+            "sslValidateCertificate": self.validate_certificate,
             "connectTimeout": self.connect_timeout_ms,
             "communicationTimeout": self.communication_timeout_ms,
         }
-        optional = {"databaseName": self.database, "currentSchema": self.schema,
-                    "sslTrustStore": self.trust_store,
-                    "sslHostNameInCertificate": self.host_name_in_certificate}
+        optional = {
+            "databaseName": self.database,
+            "currentSchema": self.schema,
+            "sslTrustStore": self.trust_store,
+            "sslHostNameInCertificate": self.host_name_in_certificate,
+        }
         props.update({k: v for k, v in optional.items() if v})
         unknown = set(props) - CONNECT_PROPERTIES
         assert not unknown, f"undocumented hdbcli properties {unknown}"

@@ -18,8 +18,9 @@ MIGRATIONS_ROOT = Path(__file__).resolve().parents[2] / "migrations"
 
 _NAME = re.compile(r"^--\s*name:\s*([A-Za-z0-9_\-]+)\s*$", re.MULTILINE)
 _PARAMS = re.compile(r"^--\s*params:(.*)$", re.MULTILINE)
-_HANA_SIGNATURE = re.compile(r"PROCEDURE\s+(\w+)\s*\((.*?)\)\s*(LANGUAGE|SQL|READS|AS)\b",
-                             re.IGNORECASE | re.DOTALL)
+_HANA_SIGNATURE = re.compile(
+    r"PROCEDURE\s+(\w+)\s*\((.*?)\)\s*(LANGUAGE|SQL|READS|AS)\b", re.IGNORECASE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ def load_catalog(dialect: str, root: Path = SQL_ROOT) -> SqlCatalog:
     for path in sorted(base.glob("procedures/*.sql")):
         text = path.read_text(encoding="utf-8")
         statements = tuple(split_statements(text)) if dialect == "sqlite" else (text,)
-        procedures[path.stem] = Procedure(path.stem, procedure_params(dialect, text, path.stem),
-                                          text, statements)
+        procedures[path.stem] = Procedure(
+            path.stem, procedure_params(dialect, text, path.stem), text, statements
+        )
     queries: dict[str, str] = {}
     for path in sorted(base.glob("queries/*.sql")):
         for name, sql in parse_queries(path.read_text(encoding="utf-8")).items():

@@ -34,8 +34,9 @@ class RouterConnection(sqlite3.Connection):
 class SqliteBackend:
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000,
-                 statement_timeout_ms: int = 30000) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 5000, statement_timeout_ms: int = 30000
+    ) -> None:
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.statement_timeout_s = statement_timeout_ms / 1000.0
@@ -43,8 +44,11 @@ class SqliteBackend:
 
     @classmethod
     def from_config(cls, config) -> SqliteBackend:
-        return cls(config["sqlite.path"], busy_timeout_ms=config["sqlite.busy_timeout_ms"],
-                   statement_timeout_ms=config["sqlite.statement_timeout_ms"])
+        return cls(
+            config["sqlite.path"],
+            busy_timeout_ms=config["sqlite.busy_timeout_ms"],
+            statement_timeout_ms=config["sqlite.statement_timeout_ms"],
+        )
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"
@@ -58,9 +62,14 @@ class SqliteBackend:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000.0,
-                                   isolation_level=None, check_same_thread=False,
-                                   cached_statements=512, factory=RouterConnection)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout_ms / 1000.0,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=512,
+                factory=RouterConnection,
+            )
         except OSError as exc:
             raise errors.DatabaseUnavailable(f"cannot open {self.path}: {exc.strerror}") from exc
         except sqlite3.Error as exc:
@@ -149,8 +158,13 @@ class SqliteBackend:
             return errors.ConstraintViolation(text)
         if "locked" in lowered or "busy" in lowered or "interrupted" in lowered:
             return errors.TransientError(text)
-        if ("unable to open" in lowered or "disk i/o" in lowered or "closed database" in lowered
-                or "malformed" in lowered or "readonly" in lowered):
+        if (
+            "unable to open" in lowered
+            or "disk i/o" in lowered
+            or "closed database" in lowered
+            or "malformed" in lowered
+            or "readonly" in lowered
+        ):
             return errors.DatabaseUnavailable(text)
         return errors.DatabaseError(text)
 
@@ -167,8 +181,10 @@ class SqliteBackend:
 
 def _check_params(name: str, expected: tuple[str, ...], given: dict) -> None:
     if set(given) != set(expected):
-        raise TypeError(f"{name} takes {', '.join(expected) or 'no parameters'}; "
-                        f"got {', '.join(sorted(given)) or 'none'}")
+        raise TypeError(
+            f"{name} takes {', '.join(expected) or 'no parameters'}; "
+            f"got {', '.join(sorted(given)) or 'none'}"
+        )
 
 
 def _raiser(conn: RouterConnection):

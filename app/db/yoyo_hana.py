@@ -11,14 +11,23 @@ from __future__ import annotations
 from yoyo.backends.base import DatabaseBackend
 
 _INTERNAL_TABLES = (
-    ('_yoyo_migration', 'CREATE COLUMN TABLE "_yoyo_migration" ("migration_hash" VARCHAR(64), '
-     '"migration_id" VARCHAR(255), "applied_at_utc" TIMESTAMP, PRIMARY KEY ("migration_hash"))'),
-    ('_yoyo_log', 'CREATE COLUMN TABLE "_yoyo_log" ("id" VARCHAR(36), "migration_hash" '
-     'VARCHAR(64), "migration_id" VARCHAR(255), "operation" VARCHAR(10), "username" '
-     'VARCHAR(255), "hostname" VARCHAR(255), "comment" VARCHAR(255), "created_at_utc" '
-     'TIMESTAMP, PRIMARY KEY ("id"))'),
-    ('_yoyo_version', 'CREATE COLUMN TABLE "_yoyo_version" ("version" INT NOT NULL PRIMARY '
-     'KEY, "installed_at_utc" TIMESTAMP)'),
+    (
+        "_yoyo_migration",
+        'CREATE COLUMN TABLE "_yoyo_migration" ("migration_hash" VARCHAR(64), '
+        '"migration_id" VARCHAR(255), "applied_at_utc" TIMESTAMP, PRIMARY KEY ("migration_hash"))',
+    ),
+    (
+        "_yoyo_log",
+        'CREATE COLUMN TABLE "_yoyo_log" ("id" VARCHAR(36), "migration_hash" '
+        'VARCHAR(64), "migration_id" VARCHAR(255), "operation" VARCHAR(10), "username" '
+        'VARCHAR(255), "hostname" VARCHAR(255), "comment" VARCHAR(255), "created_at_utc" '
+        'TIMESTAMP, PRIMARY KEY ("id"))',
+    ),
+    (
+        "_yoyo_version",
+        'CREATE COLUMN TABLE "_yoyo_version" ("version" INT NOT NULL PRIMARY '
+        'KEY, "installed_at_utc" TIMESTAMP)',
+    ),
 )
 
 
@@ -32,8 +41,9 @@ class HanaYoyoBackend(DatabaseBackend):
 
     def connect(self, dburi):
         kwargs = dict(dburi.args or {})
-        kwargs.update(address=dburi.hostname, port=dburi.port, user=dburi.username,
-                      password=dburi.password)
+        kwargs.update(
+            address=dburi.hostname, port=dburi.port, user=dburi.username, password=dburi.password
+        )
         if dburi.database and dburi.database != "default":
             kwargs["databaseName"] = dburi.database
         kwargs.setdefault("encrypt", True)
@@ -77,6 +87,8 @@ class HanaYoyoBackend(DatabaseBackend):
                 if name not in existing:
                     self.execute(ddl)
             if "_yoyo_version" not in existing:
-                self.execute('INSERT INTO "_yoyo_version" ("version", "installed_at_utc") '
-                             "VALUES (2, CURRENT_UTCTIMESTAMP)")
+                self.execute(
+                    'INSERT INTO "_yoyo_version" ("version", "installed_at_utc") '
+                    "VALUES (2, CURRENT_UTCTIMESTAMP)"
+                )
         self._internal_schema_updated = True

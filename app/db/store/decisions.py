@@ -119,9 +119,9 @@ def list_decisions(
 ) -> list[dict]:
     """Newest first, up to `limit`, with ids before `before` (the previous page's last id).
 
-    filters: agent_id, model_id, since, until (UTC; since inclusive, until exclusive). Filters
-    are applied while reading the newest decisions (no agent/model index): give `since` with a
-    filter on a rarely used agent or model.
+    filters: agent_id, model_id, since, until (UTC; since inclusive, until exclusive). With
+    `since` only the window's rows are read; without it the newest decisions are read until the
+    page is full (there is no agent or model index), so filter rare agents with a `since`.
     """
     filters = filters or {}
     params = {
@@ -129,11 +129,13 @@ def list_decisions(
         "limit": int(limit),
         "agent_id": filters.get("agent_id"),
         "model_id": filters.get("model_id"),
-        "since": db_time(filters.get("since")),
         "until": db_time(filters.get("until")),
     }
+    name = "list-decisions"
+    if filters.get("since") is not None:
+        name, params["since"] = "list-decisions-since", db_time(filters["since"])
     with reading(db) as conn:
-        return [_decision(row) for row in db.query(conn, "list-decisions", params)]
+        return [_decision(row) for row in db.query(conn, name, params)]
 
 
 def _decision(row: dict) -> dict:

@@ -44,9 +44,9 @@ SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDP
 -- name: list-decisions
 -- Newest first, keyset-paginated on the time-ordered id (:before = the previous page's last id,
 -- 'g' for the first page: above every hex id). Optional filters :agent_id, :model_id and the
--- decision-time bounds :since (inclusive) / :until (exclusive), NULL = no filter. There is no
+-- decision-time bound :until (exclusive), NULL = no filter. There is no
 -- agent or model index (it would cost a random page write per decision): the newest rows are
--- read until the page is full, so a filter on a rare agent should come with :since. (On HANA
+-- read until the page is full. With a time window use list-decisions-since. (On HANA
 -- the column store filters agent and model without an index; partitions prune on :since.)
 SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDPOINT,
        d.ASSIGNMENT_ID, d.STRATEGY, d.SCORE, d.CACHE_HIT, d.FALLBACKS, d.REASON,
@@ -58,7 +58,24 @@ SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDP
  WHERE d.DECISION_ID < :before
    AND d.AGENT_ID = COALESCE(:agent_id, d.AGENT_ID)
    AND d.MODEL_ID = COALESCE(:model_id, d.MODEL_ID)
-   AND d.DECIDED_AT >= COALESCE(:since, d.DECIDED_AT)
+   AND d.DECIDED_AT < COALESCE(:until, TO_TIMESTAMP('9999-12-31 23:59:59'))
+ ORDER BY d.DECISION_ID DESC
+ LIMIT :limit;
+
+-- name: list-decisions-since
+-- As list-decisions, for decisions made at or after :since (required): the rows come from
+-- the DECIDED_AT index, so the cost is the window's rows, not the table's.
+SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDPOINT,
+       d.ASSIGNMENT_ID, d.STRATEGY, d.SCORE, d.CACHE_HIT, d.FALLBACKS, d.REASON,
+       m.RECORDED_AT, m.SUCCESS, m.LATENCY_MS, m.TOKENS_IN, m.TOKENS_OUT, m.ERROR_CODE
+  FROM ROUTING_DECISIONS d
+  LEFT JOIN INFERENCE_METRICS m
+    ON m.DECISION_ID = d.DECISION_ID AND m.DECIDED_AT = d.DECIDED_AT
+  LEFT JOIN MODELS mo ON mo.MODEL_ID = d.MODEL_ID
+ WHERE d.DECIDED_AT >= :since
+   AND d.DECISION_ID < :before
+   AND d.AGENT_ID = COALESCE(:agent_id, d.AGENT_ID)
+   AND d.MODEL_ID = COALESCE(:model_id, d.MODEL_ID)
    AND d.DECIDED_AT < COALESCE(:until, TO_TIMESTAMP('9999-12-31 23:59:59'))
  ORDER BY d.DECISION_ID DESC
  LIMIT :limit;
