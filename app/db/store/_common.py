@@ -15,15 +15,16 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# Codes of the errors our procedures raise (SIGNAL on HANA, RAISE_ERROR on SQLite), with the HTTP
-# status each one means. They reach Python as app.db.errors.ProcedureError(code, message).
+# Codes of the errors our procedures raise (SIGNAL on HANA, RAISE_ERROR on SQLite): the HTTP
+# status and the problem title each one means (the message names the argument or object).
+# They reach Python as app.db.errors.ProcedureError(code, message).
 PROCEDURE_ERRORS: dict[int, tuple[int, str]] = {
-    10001: (422, "invalid argument (hours, limit, retention days, success, latency, batch id)"),
+    10001: (422, "invalid argument"),  # hours, limit, retention days, success, latency, batch id
     10002: (404, "unknown assignment"),
     10003: (404, "unknown assignment run"),
     10004: (404, "unknown model"),
-    10005: (409, "assignment run is not pending (already active, superseded or a dry run)"),
-    10006: (409, "assignment run holds no assignments"),
+    10005: (409, "assignment run not pending"),  # already active, superseded, or a dry run
+    10006: (409, "assignment run empty"),
     10007: (409, "outcome batch already applied"),
 }
 
