@@ -20,7 +20,7 @@ BEGIN
     SIGNAL SQL_ERROR_CODE 10001
       SET MESSAGE_TEXT = 'p_retention_days must be an integer between 1 and 3650';
   END IF;
-  v_cutoff = ADD_DAYS(:v_now, -:p_retention_days);
+  v_cutoff = ADD_DAYS(:v_now, -1 * :p_retention_days);
 
   DELETE FROM INFERENCE_METRICS WHERE DECIDED_AT < :v_cutoff;
   v_outcomes = ::ROWCOUNT;

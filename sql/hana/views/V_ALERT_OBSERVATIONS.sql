@@ -33,7 +33,8 @@ SELECT RULE_ID, MODEL_ID, METRIC, COMPARATOR, THRESHOLD, WINDOW_MINUTES, MIN_SAM
                     WHEN 'utilization' THEN CASE WHEN u.N >= t.MIN_SAMPLES THEN u.U END
                END AS OBSERVED_VALUE
           FROM V_ALERT_TARGETS t
-          LEFT JOIN (SELECT w.WINDOW_MINUTES, i.MODEL_ID, COUNT(*) AS N, SUM(i.SUCCESS) AS S
+          LEFT JOIN (SELECT w.WINDOW_MINUTES, i.MODEL_ID, COUNT(*) AS N,
+                            SUM(TO_BIGINT(i.SUCCESS)) AS S
                        FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE FROM V_ALERT_TARGETS
                               WHERE METRIC IN ('error_rate', 'no_traffic')) w
                        JOIN INFERENCE_METRICS i ON i.DECIDED_AT >= w.SINCE
