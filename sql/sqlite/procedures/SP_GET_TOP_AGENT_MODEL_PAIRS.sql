@@ -14,11 +14,13 @@ SELECT RAISE_ERROR(10001, 'p_limit must be an integer between 1 and 1000')
  WHERE :p_limit IS NULL OR typeof(:p_limit) <> 'integer' OR :p_limit < 1 OR :p_limit > 1000;
 
 WITH RECURSIVE hours (HOUR_START, K) AS (
+    -- the 24 hours of the window and the next one (a worker's clock may run slightly ahead),
+    -- so the lookups below see every row the ranking's HOUR_START >= ... counts
     SELECT strftime('%Y-%m-%d %H:00:00.000000', 'now', '-23 hours'), 0
     UNION ALL
     SELECT strftime('%Y-%m-%d %H:00:00.000000', HOUR_START, '+1 hour'), K + 1
       FROM hours
-     WHERE K < 23
+     WHERE K < 24
 ), chosen AS (
     SELECT AGENT_ID, MODEL_ID, REQUESTS,
            ROW_NUMBER() OVER (ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID) AS PAIR_RANK
