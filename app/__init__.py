@@ -35,5 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from app.api import register_api
+    from app.web import register_web
 
     register_api(app)
+    register_web(app)

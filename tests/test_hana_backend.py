@@ -164,3 +164,35 @@ def test_error_classification_by_code(code, expected):
     exc = dbapi.Error(code, "text")
     translated = backend(1).translate(exc)
     assert type(translated) is expected
+
+
+@pytest.mark.parametrize(
+    "sql, expected, names",
+    [
+        (
+            "SELECT * FROM T WHERE A = :a AND B = :b",
+            "SELECT * FROM T WHERE A = ? AND B = ?",
+            ("a", "b"),
+        ),
+        (
+            "INSERT INTO T VALUES (:x, ':not_a_param', :x)",
+            "INSERT INTO T VALUES (?, ':not_a_param', ?)",
+            ("x", "x"),
+        ),
+        ('SELECT "COL:odd" FROM T WHERE C = :c', 'SELECT "COL:odd" FROM T WHERE C = ?', ("c",)),
+        ("SELECT 'it''s :x' FROM DUMMY", "SELECT 'it''s :x' FROM DUMMY", ()),
+    ],
+)
+def test_named_placeholders_become_positional_for_prepared_statements(sql, expected, names):
+    from app.db.sqlfiles import to_qmark
+
+    assert to_qmark(sql) == (expected, names)
+
+
+def test_every_hana_query_converts_to_positional_parameters():
+    from app.db.sqlfiles import load_catalog, to_qmark
+
+    for name, sql in load_catalog("hana").queries.items():
+        converted, names = to_qmark(sql)
+        assert to_qmark(converted) == (converted, ()), name  # no named placeholder left
+        assert len(names) == len(set(names)) or name, name

@@ -147,18 +147,26 @@ class Database:
 
     # -- named SQL ----------------------------------------------------------------------------
 
+    def _statements(self, conn) -> dict | None:
+        """The connection's prepared-statement cache, for backends that prepare explicitly
+        (hdbcli); sqlite3 keeps its own per-connection statement cache."""
+        return self.pool.statement_cache(conn) if self.backend.prepares_statements else None
+
     def query(self, conn, name: str, params: Any = ()) -> list[dict]:
-        result = self.backend.execute(conn, self.backend.sql.queries[name], params)
+        sql = self.backend.sql.queries[name]
+        result = self.backend.execute(conn, sql, params, self._statements(conn))
         return result if isinstance(result, list) else []
 
     def execute(self, conn, name: str, params: Any = ()) -> int:
-        result = self.backend.execute(conn, self.backend.sql.queries[name], params)
+        sql = self.backend.sql.queries[name]
+        result = self.backend.execute(conn, sql, params, self._statements(conn))
         return result if isinstance(result, int) else len(result)
 
     def executemany(self, conn, name: str, rows: list) -> int:
         if not rows:
             return 0
-        return self.backend.executemany(conn, self.backend.sql.queries[name], rows)
+        sql = self.backend.sql.queries[name]
+        return self.backend.executemany(conn, sql, rows, self._statements(conn))
 
     def call(self, conn, name: str, params: dict | None = None) -> list[dict]:
         return self.backend.call(conn, name, params or {})

@@ -106,13 +106,17 @@ class FaultySqliteBackend(SqliteBackend):
         self._check("begin")
         super().begin(conn, immediate=immediate)
 
-    def execute(self, conn: RouterConnection, sql: str, params: Any = ()) -> list[dict] | int:
+    def execute(
+        self, conn: RouterConnection, sql: str, params: Any = (), cache: dict | None = None
+    ) -> list[dict] | int:
         self._check("execute")
-        return super().execute(conn, sql, params)
+        return super().execute(conn, sql, params, cache)
 
-    def executemany(self, conn: RouterConnection, sql: str, rows: list) -> int:
+    def executemany(
+        self, conn: RouterConnection, sql: str, rows: list, cache: dict | None = None
+    ) -> int:
         self._check("executemany")
-        return super().executemany(conn, sql, rows)
+        return super().executemany(conn, sql, rows, cache)
 
     def call(self, conn: RouterConnection, name: str, params: dict) -> list[dict]:
         self._check("call")

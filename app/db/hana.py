@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.db import errors
-from app.db.sqlfiles import load_catalog
+from app.db.sqlfiles import load_catalog, to_qmark
 
 # Documented SQLDBC property names (case-insensitive in hdbcli; keep this exact spelling).
 CONNECT_PROPERTIES = frozenset(
@@ -43,6 +43,7 @@ SIGNAL_CODES = range(10000, 20000)
 
 class HanaBackend:
     dialect = "hana"
+    prepares_statements = True  # hot statements: prepare once per connection, then execute
 
     def __init__(
         self,
@@ -158,12 +159,20 @@ class HanaBackend:
 
     # -- statements --------------------------------------------------------------------------
 
-    def execute(self, conn, sql: str, params: Any = ()) -> list[dict] | int:
-        cursor = conn.cursor()
+    def execute(
+        self, conn, sql: str, params: Any = (), cache: dict | None = None
+    ) -> list[dict] | int:
+        """Run one statement. With a per-connection `cache` (the pool's) the statement is
+        prepared once per connection and executed with executeprepared from then on."""
         try:
-            if self.statement_timeout_s:
-                cursor.setquerytimeout(self.statement_timeout_s)
-            cursor.execute(sql, params) if params else cursor.execute(sql)
+            if cache is not None:
+                cursor, names = self._prepared(conn, sql, cache)
+                cursor.executeprepared(_positional(params, names))
+            else:
+                cursor = conn.cursor()
+                if self.statement_timeout_s:
+                    cursor.setquerytimeout(self.statement_timeout_s)
+                cursor.execute(sql, params) if params else cursor.execute(sql)
             if not cursor.description:
                 return cursor.rowcount
             columns = [d[0].lower() for d in cursor.description]
@@ -171,19 +180,37 @@ class HanaBackend:
         except Exception as exc:
             raise self.translate(exc) from exc
         finally:
-            cursor.close()
+            if cache is None:
+                cursor.close()
 
-    def executemany(self, conn, sql: str, rows: list) -> int:
-        cursor = conn.cursor()
+    def executemany(self, conn, sql: str, rows: list, cache: dict | None = None) -> int:
+        """One batch: executemanyprepared on a statement prepared once per connection."""
         try:
-            if self.statement_timeout_s:
-                cursor.setquerytimeout(self.statement_timeout_s)
-            cursor.executemany(sql, rows)
+            if cache is not None:
+                cursor, names = self._prepared(conn, sql, cache)
+                cursor.executemanyprepared([_positional(row, names) for row in rows])
+                return len(rows)
+            cursor = conn.cursor()
+            try:
+                if self.statement_timeout_s:
+                    cursor.setquerytimeout(self.statement_timeout_s)
+                cursor.executemany(sql, rows)
+            finally:
+                cursor.close()
             return len(rows)
         except Exception as exc:
             raise self.translate(exc) from exc
-        finally:
-            cursor.close()
+
+    def _prepared(self, conn, sql: str, cache: dict):
+        entry = cache.get(sql)
+        if entry is None:
+            qmark_sql, names = to_qmark(sql)
+            cursor = conn.cursor()
+            if self.statement_timeout_s:
+                cursor.setquerytimeout(self.statement_timeout_s)
+            cursor.prepare(qmark_sql)
+            entry = cache[sql] = (cursor, names)
+        return entry
 
     def call(self, conn, name: str, params: dict) -> list[dict]:
         """CALL the procedure with its declared parameters in order; first result set back."""
@@ -219,3 +246,10 @@ class HanaBackend:
 
     def is_connection_error(self, exc: BaseException) -> bool:
         return self.classify(exc) is errors.ErrorClass.CONNECTION_LOST
+
+
+def _positional(params: Any, names: tuple[str, ...]) -> tuple:
+    """Named parameters (a mapping) in placeholder order; a sequence is passed through."""
+    if isinstance(params, dict):
+        return tuple(params[name] for name in names)
+    return tuple(params or ())

@@ -62,6 +62,25 @@ def _strip_comments(chunk: str) -> str:
     return text[:-1].rstrip() if text.endswith(";") else text
 
 
+_NAMED_OR_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?<!:):([A-Za-z_]\w*)")
+
+
+def to_qmark(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` placeholders → `?` plus the names in order (quoted text and `::` left alone).
+
+    hdbcli's prepared statements bind by position; the named queries of sql/ stay readable.
+    """
+    names: list[str] = []
+
+    def sub(match: re.Match) -> str:
+        if match.group(1) is None:
+            return match.group(0)  # a string literal or quoted identifier
+        names.append(match.group(1))
+        return "?"
+
+    return _NAMED_OR_LITERAL.sub(sub, sql), tuple(names)
+
+
 def parse_queries(text: str) -> dict[str, str]:
     """`-- name: x` blocks → {x: statement}."""
     parts = _NAME.split(text)

@@ -33,6 +33,7 @@ class RouterConnection(sqlite3.Connection):
 
 class SqliteBackend:
     dialect = "sqlite"
+    prepares_statements = False  # sqlite3 caches prepared statements per connection itself
 
     def __init__(
         self, path: str | Path, *, busy_timeout_ms: int = 5000, statement_timeout_ms: int = 30000
@@ -110,7 +111,9 @@ class SqliteBackend:
 
     # -- statements --------------------------------------------------------------------------
 
-    def execute(self, conn: RouterConnection, sql: str, params: Any = ()) -> list[dict] | int:
+    def execute(
+        self, conn: RouterConnection, sql: str, params: Any = (), cache: dict | None = None
+    ) -> list[dict] | int:
         """Run one statement: rows as dicts for a query, the row count otherwise."""
         cursor = self._run(conn, sql, params)
         if cursor.description is None:
@@ -118,7 +121,9 @@ class SqliteBackend:
         columns = [d[0].lower() for d in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
-    def executemany(self, conn: RouterConnection, sql: str, rows: list) -> int:
+    def executemany(
+        self, conn: RouterConnection, sql: str, rows: list, cache: dict | None = None
+    ) -> int:
         conn.deadline = time.monotonic() + self.statement_timeout_s
         try:
             return conn.executemany(sql, rows).rowcount
