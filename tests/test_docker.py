@@ -358,25 +358,23 @@ def test_init_environment_is_settings_or_its_own_variables():
 
 def test_docker_compose_accepts_the_file(tmp_path):
     """docker-compose 1.x (Debian's) validates against the compose schema it ships; it predates
-    the top-level `name`, which is dropped for this check only."""
+    the top-level `name`, which is dropped for this check only (relative paths still resolve
+    against docker/, the project directory)."""
     tool = shutil.which("docker-compose")
     if tool is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
     text = (DOCKER / "compose.yaml").read_text()
-    copy = DOCKER / f".compose-check-{os.getpid()}.yaml"
+    copy = tmp_path / "compose.yaml"
     copy.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("name:")))
     env = {**os.environ, "ROUTER_OWNER_PASSWORD": "x", "ROUTER_SERVICE_PASSWORD": "y"}
-    try:
-        result = subprocess.run(
-            [tool, "-f", str(copy), "config", "--quiet"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-        )
-    finally:
-        copy.unlink()
+    result = subprocess.run(
+        [tool, "--project-directory", str(DOCKER), "-f", str(copy), "config", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
 
 
