@@ -42,6 +42,7 @@ _RETRY_AFTER = re.compile(rb"\r\nretry-after:\s*(\d+)", re.IGNORECASE)
 _DETAIL = re.compile(rb'"detail":\s*"([^"]*)"')
 _DECISION_ID = re.compile(rb'"decision_id":\s*"([0-9a-f-]{36})"')
 AGENTS = ("chat-assistant", "code-reviewer", "summarizer")
+IDLE_S = 2.0  # longest a kept-alive connection is reused after its last answer
 
 
 class ConnectionDropped(Exception):
@@ -87,10 +88,11 @@ class Endpoint:
 class Connection:
     """One keep-alive HTTP/1.1 connection."""
 
-    __slots__ = ("reader", "writer", "usable")
+    __slots__ = ("reader", "writer", "usable", "used_at")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer, self.usable = reader, writer, True
+        self.used_at = 0.0
 
     async def call(self, request: bytes) -> tuple[int, bytes, bytes]:
         """Send one request; (status, head, body). Marks itself unusable if the server closes."""
@@ -153,8 +155,14 @@ class LoadGenerator:
     # -- one pair ---------------------------------------------------------------------------------
 
     async def _connection(self) -> Connection:
-        if self._idle:
-            return self._idle.pop()
+        # A connection idle for IDLE_S may be closing on the server's side (gunicorn's
+        # keepalive is 5 s): a request sent into that close is never read, so do not reuse it.
+        now = asyncio.get_running_loop().time()
+        while self._idle:
+            conn = self._idle.pop()
+            if now - conn.used_at < IDLE_S and not conn.reader.at_eof():
+                return conn
+            conn.close()
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
         return Connection(reader, writer)
 
@@ -193,6 +201,7 @@ class LoadGenerator:
         finally:
             if conn is not None:
                 if conn.usable:
+                    conn.used_at = loop.time()
                     self._idle.append(conn)
                 else:
                     conn.close()

@@ -242,7 +242,6 @@ def test_kill_9_mid_load_loses_nothing_acknowledged(seeded, servers, acknowledge
     assert second.stop() == 0
 
     assert_durable(seeded, traffic, exact=False)
-    assert traffic.unanswered_routes + len(traffic.unanswered_outcomes) <= traffic.threads
     if acknowledged_by == "spool":
         assert spooled_at_kill >= 20
         assert f"writer: {spooled_at_kill} rows spooled by an earlier run" in second.log()
