@@ -35,7 +35,12 @@ NOT_SETTINGS = {"HANA_TEST_URL", "MODEL_ROUTER_FAULT_FLAG", "MODEL_ROUTER_API_KE
 SECTIONS = sorted({name.split(".")[0] for name in BY_NAME})
 REPO_TOP = {"app", "sql", "migrations", "config", "docker", "docs", "bench", "tests", ".ci"}
 # Files the docs name that are made at run time and kept out of git.
-GENERATED = {"docker/.env", "docker/secrets/hxe-passwords.json", "bench/results/latest.json"}
+GENERATED = {
+    "docker/.env",
+    "docker/secrets/hxe-passwords.json",
+    "bench/results",
+    "bench/results/latest.json",
+}
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
