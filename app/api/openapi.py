@@ -165,7 +165,7 @@ def _undeclared(app: Flask, rule: Rule, method: str) -> dict:
         "tags": [rule.endpoint.split(".", 1)[0]],
         "x-access": auth.access_of(app, rule.endpoint) or "admin",
         "security": [],
-        "responses": {"200": {"description": "OK"}, "302": {"description": "To the login page"}},
+        "responses": _dashboard_responses(rule, method),
     }
     params = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -174,6 +174,23 @@ def _undeclared(app: Flask, rule: Rule, method: str) -> dict:
     if params:
         item["parameters"] = params
     return item
+
+
+def _dashboard_responses(rule: Rule, method: str) -> dict:
+    """Dashboard pages redirect to the login page; its JSON endpoints answer 401 instead;
+    its forms refuse a missing or wrong CSRF token (or a role that may not act) with 403."""
+    if rule.rule.startswith("/dashboard/api/"):
+        return {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+            "401": {
+                "description": "No dashboard session",
+                "content": {"application/problem+json": {"schema": {"type": "object"}}},
+            },
+        }
+    responses = {"200": {"description": "OK"}, "302": {"description": "To the login page"}}
+    if method == "POST":
+        responses["403"] = {"description": "CSRF token missing or wrong, or role not allowed"}
+    return responses
 
 
 class _Schemas:
