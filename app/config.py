@@ -189,7 +189,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Warn when a connection is held longer than this.",
         1,
     ),
-    _s("retry.max_attempts", "HANA_RETRY_MAX_ATTEMPTS", 3, "int", "Connect attempts.", 1, 20),
+    _s(
+        "retry.max_attempts",
+        "HANA_RETRY_MAX_ATTEMPTS",
+        3,
+        "int",
+        "Retries of a failed connect (one per backoff delay); attempts of a transaction hit "
+        "by a transient error.",
+        1,
+        20,
+    ),
     _s(
         "retry.initial_delay_ms", "HANA_RETRY_INITIAL_DELAY_MS", 100, "int", "First retry delay.", 0
     ),

@@ -25,6 +25,8 @@ def gunicorn_options(config, host: str, port: int) -> dict:
         "timeout": config["server.timeout_s"],
         "graceful_timeout": config["server.graceful_timeout_s"],
         "keepalive": 5,
+        # gunicorn's heartbeat file: on a container's overlay filesystem it can stall the worker
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
         "backlog": 2048,
         "accesslog": None,
         "errorlog": "-",

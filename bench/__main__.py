@@ -34,16 +34,20 @@ def main(argv: list[str] | None = None) -> int:
         },
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    out = Path("bench/results") / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(out.read_text()) if out.exists() else {}
     for name in args.names:
         print(f"\n=== bench/{name}.py ===", flush=True)
         module = importlib.import_module(f"bench.{name}")
         started = time.perf_counter()
         results[name] = module.main([])
         print(f"({name}: {time.perf_counter() - started:.1f} s)", flush=True)
-    out = Path("bench/results")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nfigures saved to {out / 'latest.json'}")
+        # saved after each benchmark and merged: one failure or a single-benchmark run keeps
+        # the figures of the others
+        saved.update(results)
+        out.write_text(json.dumps(saved, indent=2, default=str))
+    print(f"\nfigures saved to {out}")
     return 0
 
 
