@@ -150,11 +150,14 @@ def _batch(rng: random.Random, assignments: dict, times: list[datetime]) -> tupl
     return decisions, outcomes
 
 
-def _load(db: Database, assignments: dict, rows: int, batch: int, seed: int) -> dict:
-    """Insert `rows` decisions with outcomes in time order; time only the database work."""
+def _load(
+    db: Database, assignments: dict, rows: int, batch: int, seed: int, span: timedelta = SPAN
+) -> dict:
+    """Insert `rows` decisions with outcomes in time order, spread over the `span` that ends
+    now; time only the database work."""
     rng = random.Random(seed)
-    start = datetime.now(UTC) - SPAN
-    step = SPAN / rows
+    start = datetime.now(UTC) - span
+    step = span / rows
     total = outcome_time = 0.0
     for first in range(0, rows, batch):
         times = [start + step * k for k in range(first, min(first + batch, rows))]
@@ -194,7 +197,15 @@ def _batch_100(db: Database, assignments: dict, runs: int) -> dict:
         db.run_in_transaction(work)
         samples.append((time.perf_counter() - began) * 1000)
     samples.sort()
+    floor = []
+    for _ in range(runs):  # what any commit costs here: one small row, synchronous=FULL fsync
+        began = time.perf_counter()
+        store.save_load_snapshots(
+            db, [{"model_id": "bench-model-00", "in_flight": 1, "utilization": 0.1}]
+        )
+        floor.append((time.perf_counter() - began) * 1000)
     return {
+        "commit_floor_ms": statistics.median(floor),
         "batch_100_ms": statistics.median(samples),
         "batch_100_p95_ms": samples[int(0.95 * len(samples)) - 1],
     }
@@ -266,6 +277,12 @@ def main(argv: list[str] | None = None) -> dict:
         figures["ingest_outcomes_per_s"] = load["ingest_outcomes_per_s"]
         for key, _, fn in READS:
             figures[key] = _time(fn, db, args.runs)
+        # The group-commit writer's batches: 500 rows (writer.max_batch), all from the last minute;
+        # then the raw-window readers again, with those 50,000 outcomes in their windows.
+        live = _load(db, assignments, 50_000, 500, seed=2, span=timedelta(minutes=1))
+        figures["ingest_writer_batches_per_s"] = live["ingest_outcomes_per_s"]
+        figures["model_health_busy_ms"] = _time(store.get_model_health, db, args.runs)
+        figures["evaluate_alerts_busy_ms"] = _time(store.evaluate_alerts, db, args.runs)
         figures["db_mb"] = os.path.getsize(directory / "bench.db") / 1e6
         figures["load_average"] = os.getloadavg()
     finally:
@@ -291,6 +308,9 @@ def main(argv: list[str] | None = None) -> dict:
         )
     )
     print(
+        _row("  same, live batches of 500", figures["ingest_writer_batches_per_s"], "rows/s", None)
+    )
+    print(
         _row(
             "batch of 100 decisions+outcomes (med)",
             figures["batch_100_ms"],
@@ -299,8 +319,13 @@ def main(argv: list[str] | None = None) -> dict:
         )
     )
     print(_row("batch of 100 decisions+outcomes (p95)", figures["batch_100_p95_ms"], "ms", None))
+    print(_row("1-row transaction (commit floor)", figures["commit_floor_ms"], "ms", None))
     for key, label, _ in READS:
         print(_row(label, figures[key], "ms", targets.get(key)))
+    busy = "with 50,000 outcomes in the last minute:"
+    print(busy)
+    print(_row("  V_MODEL_HEALTH", figures["model_health_busy_ms"], "ms", None))
+    print(_row("  SP_EVALUATE_ALERTS", figures["evaluate_alerts_busy_ms"], "ms", None))
     print(f"{'database size':<38} {figures['db_mb']:>12,.0f} MB")
     figures["targets"] = targets
     figures["met"] = {

@@ -49,15 +49,18 @@ def reading(db, conn=None) -> Iterator[Any]:
 def db_time(value: datetime | str | None) -> str | None:
     """A UTC time as bound to both dialects: 'YYYY-MM-DD HH:MM:SS.ffffff'.
 
-    Accepts an aware datetime (converted to UTC), a naive one (taken as UTC) or an ISO string.
+    Accepts an aware datetime (converted to UTC), a naive one (taken as UTC) or an ISO string;
+    a string already in that form is returned as is (rows are often converted twice).
     """
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return value
         value = datetime.fromisoformat(value)
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.isoformat(sep=" ", timespec="microseconds")
 
 
 def api_time(value: datetime | str | None) -> str | None:
