@@ -8,7 +8,9 @@ rate: pairs are due at fixed intervals whether or not the server keeps up, and t
 counts from the due time, so a server that falls behind shows it in its percentiles.
 
 Per rate: achieved pairs/s, p50/p95/p99/max per endpoint, statuses, client errors, and the CPU
-the server's worker and the load generator used (two cores in all). At the end the database must
+the server's worker and the load generator used (two cores in all), with the worker's CPU time
+per pair: one worker process runs its Python on one core at a time (the GIL), so that figure
+sets the ceiling (1 s / CPU per pair) whatever the thread count. At the end the database must
 hold exactly the acknowledged decisions and outcomes.
 
 Target (DESIGN §7, on a 2-core machine): >= 1,000 pairs/s with p99 <= 20 ms on both endpoints and
@@ -64,6 +66,7 @@ def step_figures(report: dict, server_cpu_s: float) -> dict:
         "outcome": {"statuses": outcome["statuses"], **outcome["latency_ms"]},
         "errors": report["errors"],
         "server_cpu_pct": round(100 * server_cpu_s / elapsed, 1),
+        "server_cpu_us_per_pair": round(1e6 * server_cpu_s / max(1, report["pairs"]), 0),
         "client_cpu_pct": round(100 * report["client_cpu_s"] / elapsed, 1),
     }
 
@@ -83,7 +86,8 @@ def print_table(steps: list[dict]) -> None:
     print(f"target: >= {TARGET_PAIRS_PER_S:.0f} pairs/s, p99 <= {TARGET_P99_MS:g} ms per endpoint")
     print(
         f"{'rate':>6} {'pairs/s':>8} | {'route p50':>9} {'p95':>7} {'p99':>7} {'max':>7} | "
-        f"{'outcome p50':>11} {'p95':>7} {'p99':>7} {'max':>7} | {'srv cpu':>7} {'cli cpu':>7}"
+        f"{'outcome p50':>11} {'p95':>7} {'p99':>7} {'max':>7} | {'srv cpu':>7} {'us/pair':>7} "
+        f"{'cli cpu':>7}"
         f" {'non-2xx/err':>11}  target"
     )
     for s in steps:
@@ -96,6 +100,7 @@ def print_table(steps: list[dict]) -> None:
             f"{s['rate']:>6.0f} {s['pairs_per_s']:>8.1f} | {r['p50']:>9.2f} {r['p95']:>7.2f} "
             f"{r['p99']:>7.2f} {r['max']:>7.1f} | {o['p50']:>11.2f} {o['p95']:>7.2f} "
             f"{o['p99']:>7.2f} {o['max']:>7.1f} | {s['server_cpu_pct']:>6.0f}% "
+            f"{s['server_cpu_us_per_pair']:>7.0f} "
             f"{s['client_cpu_pct']:>6.0f}% {bad:>11}  {verdict}"
         )
 

@@ -280,7 +280,8 @@ async def _run(args) -> dict:
     try:
         if args.mode == "rate":
             elapsed = await gen.open_loop(args.rate, args.duration, args.connections)
-            head = {"mode": "rate", "rate": args.rate, "duration_s": args.duration}
+            head = {"mode": "rate", "rate": args.rate, "duration_s": args.duration,
+                    "pairs": int(args.rate * args.duration)}  # fmt: skip
         else:
             elapsed = await gen.burst(args.pairs, args.connections)
             head = {"mode": "burst", "pairs": args.pairs, "connections": args.connections}
