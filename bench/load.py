@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -115,7 +116,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--rates", default=",".join(str(r) for r in RATES), help="pairs per second, one run each"
     )
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per rate")
-    parser.add_argument("--keep", default=None, help="folder for the database and logs")
+    parser.add_argument(
+        "--keep",
+        default=None,
+        help="folder for the database and logs, kept (default: a temporary one)",
+    )
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
     helpers = _server_helpers()
@@ -139,6 +144,8 @@ def main(argv: list[str] | None = None) -> dict:
         writer = server.writer_figures()
         code = server.stop()
     decisions, outcomes = helpers.stored_ids(seeded.db_path)
+    if not args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
     lost = len(acked_decisions - decisions) + len(acked_outcomes - outcomes)
     unacknowledged = len(decisions - acked_decisions) + len(outcomes - acked_outcomes)
     print_table(steps)
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
         "target_met": target_met,
         "server_exit_code": code,
         "load_average_1m": round(load_1m, 2),
-        "folder": str(folder),
+        "folder": args.keep,
     }
 
 
