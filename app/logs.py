@@ -33,12 +33,17 @@ class JsonFormatter(logging.Formatter):
 _HANDLER_NAME = "model-router"
 
 
+def _is_pytest_handler(handler: logging.Handler) -> bool:
+    """pytest's capture handlers (caplog) must survive an app factory run in a test."""
+    return type(handler).__module__.startswith("_pytest")
+
+
 def configure_logging(config) -> None:
     """Install one handler on the root logger (idempotent: app factories run many times)."""
     root = logging.getLogger()
     root.setLevel(config["log.level"])
-    for handler in root.handlers:
-        if handler.get_name() == _HANDLER_NAME:
+    for handler in list(root.handlers):  # ours from an earlier app, or the CLI's basicConfig
+        if handler.get_name() == _HANDLER_NAME or not _is_pytest_handler(handler):
             root.removeHandler(handler)
     handler = logging.StreamHandler()
     handler.set_name(_HANDLER_NAME)

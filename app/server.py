@@ -14,6 +14,14 @@ import os
 from gunicorn.app.base import BaseApplication
 
 
+def _supported(options: dict) -> dict:
+    """Drop options this gunicorn does not know (control_socket_disable came in 23.x+)."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    known = {setting.name for setting in KNOWN_SETTINGS}
+    return {k: v for k, v in options.items() if k in known}
+
+
 def gunicorn_options(config, host: str, port: int) -> dict:
     cores = os.cpu_count() or 1
     threads = config["server.threads"] or 8 * cores
@@ -32,6 +40,9 @@ def gunicorn_options(config, host: str, port: int) -> dict:
         "errorlog": "-",
         "loglevel": config["log.level"].lower(),
         "worker_exit": _worker_exit,
+        # gunicorn 27's control socket lives at $HOME/.gunicorn/gunicorn.ctl: two servers on one
+        # host would unlink each other's; we do not use it
+        "control_socket_disable": True,
     }
 
 
@@ -59,4 +70,4 @@ class RouterServer(BaseApplication):
 
 
 def serve(config, host: str, port: int, overrides: dict | None = None) -> None:
-    RouterServer(gunicorn_options(config, host, port), overrides).run()
+    RouterServer(_supported(gunicorn_options(config, host, port)), overrides).run()

@@ -11,7 +11,7 @@ from app.alerts import AlertNotifier
 from app.background import Background, Task
 from app.cache import RankingCache
 from app.catalog_state import CatalogState
-from app.db import deploy, store
+from app.db import deploy, errors, store
 from app.db.database import Database
 from app.db.spool import Spool
 from app.db.writer import Writer
@@ -125,7 +125,9 @@ class Services:
             "spool_depth": writer.get("spool_depth", 0),
         }
         try:
-            self.db.ping()
+            # a short borrow: a probe must answer, not hang, while the database is down
+            if not self.db.ping(timeout=1.0):
+                raise errors.DatabaseUnavailable("ping failed")
         except Exception as exc:
             detail["database"] = f"unreachable: {type(exc).__name__}: {exc}"
             detail["status_detail"] = "degraded: decisions are spooled locally"

@@ -289,12 +289,6 @@ def test_database_outage_spools_then_replays_exactly_once(seeded, servers):
     assert figures["dead_letters"] == 0 and spool_depth(seeded.spool_path) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: KeyRing.verify (app/api/auth.py) reads API_KEYS once its 5 s cache entry "
-    "lapses; during an outage every request then waits the pool's 5 s acquire timeout and gets "
-    "503, so routing stops once an outage outlasts KEY_CACHE_TTL_S",
-)
 def test_routing_answers_200_through_an_outage_longer_than_the_key_cache(seeded, servers):
     """DESIGN §4: the hot path never waits on a database read, so an outage of any length
     leaves routing and outcomes answering at once from memory and the spool."""
@@ -321,12 +315,6 @@ def test_routing_answers_200_through_an_outage_longer_than_the_key_cache(seeded,
     assert max(seconds for _, _, seconds in answers) < 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Services.ready (app/services.py) ignores Database.ping()'s False; a pooled "
-    "connection used in the last 0.5 s is not validated on borrow, so /readyz says ready "
-    "(database ok) while the database is down",
-)
 def test_readiness_reports_the_outage_at_once(seeded, servers):
     flag = seeded.folder / "database-down"
     server = servers(seeded, {"MODEL_ROUTER_BACKGROUND": "false"}, fault_flag=flag).start()

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mr"
 KEY_CACHE_TTL_S = 5.0
+MAX_STALE_S = 3600.0  # how long a known key outlives a database that cannot be read
 ROLES = ("admin", "router", "viewer")
 ACCESS: dict[str, frozenset[str] | None] = {
     "open": None,
@@ -116,6 +117,7 @@ class KeyRing:
         self.ttl_s = ttl_s
         self.clock = clock
         self._cache: dict[str, tuple[str, str, float]] = {}  # key id -> (hash, role, expires)
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def create(self, role: str, label: str | None = None) -> tuple[dict, str]:
@@ -128,31 +130,60 @@ class KeyRing:
         return public(record), key
 
     def verify(self, presented: str) -> Principal | None:
-        """The principal of a valid, unrevoked key, else None."""
+        """The principal of a valid, unrevoked key, else None.
+
+        Known keys are served from memory: within the TTL as they are; past it (up to
+        MAX_STALE_S) still at once while a background read refreshes them, so neither a slow
+        nor an unavailable database ever holds up a request that presents a known key. A key
+        never seen before is read from the database.
+        """
         parts = split_key(presented)
         if parts is None:
             return None
         key_id, secret = parts
-        entry = self._cached(key_id)
-        if entry is None:
-            row = store.get_api_key(self.db, key_id)
-            if row is None or row.get("revoked_at"):
+        now = self.clock()
+        with self._lock:
+            entry = self._cache.get(key_id)
+        if entry is None or now - entry[2] > MAX_STALE_S:
+            entry = self._load(key_id)
+            if entry is None:
                 return None
-            entry = (row["key_hash"], row["role"], self.clock() + self.ttl_s)
-            with self._lock:
-                self._cache[key_id] = entry
+        elif entry[2] <= now:
+            self._refresh_later(key_id)
         key_hash, role, _ = entry
         if not hmac.compare_digest(hash_secret(key_id, secret).encode(), key_hash.encode()):
             return None
         return Principal(key_id, role)
 
-    def _cached(self, key_id: str):
+    def _load(self, key_id: str):
+        row = store.get_api_key(self.db, key_id)
         with self._lock:
-            entry = self._cache.get(key_id)
-            if entry is not None and entry[2] <= self.clock():
-                del self._cache[key_id]
-                entry = None
+            if row is None or row.get("revoked_at"):
+                self._cache.pop(key_id, None)
+                return None
+            entry = self._cache[key_id] = (row["key_hash"], row["role"], self.clock() + self.ttl_s)
         return entry
+
+    def _refresh_later(self, key_id: str) -> None:
+        with self._lock:
+            if key_id in self._refreshing:
+                return
+            self._refreshing.add(key_id)
+
+        def refresh() -> None:
+            try:
+                self._load(key_id)
+            except Exception as exc:  # database down: keep serving the known key
+                log.warning(
+                    "API key %s not re-read (%s); serving it from memory",
+                    key_id,
+                    type(exc).__name__,
+                )
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key_id)
+
+        threading.Thread(target=refresh, name="key-refresh", daemon=True).start()
 
     def revoke(self, key_id: str, keep_an_admin: bool = False) -> dict:
         """Revoke a key at once; returns its record. Revoking twice is harmless.

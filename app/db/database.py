@@ -27,9 +27,11 @@ def make_backend(config):
         from app.db.hana import HanaBackend
 
         return HanaBackend.from_config(config)
+    from app.db import faults
     from app.db.sqlite import SqliteBackend
 
-    return SqliteBackend.from_config(config)
+    # faults: only when MODEL_ROUTER_FAULT_FLAG names a file (outage tests of a real server)
+    return faults.from_environment(config) or SqliteBackend.from_config(config)
 
 
 class Database:
@@ -102,9 +104,11 @@ class Database:
     # -- connections and transactions ---------------------------------------------------------
 
     @contextmanager
-    def connection(self) -> Iterator[Any]:
+    def connection(self, timeout: float | None = None) -> Iterator[Any]:
+        """A pooled connection; PoolTimeout after `timeout` (default: the pool's) becomes
+        DatabaseUnavailable."""
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout) as conn:
                 yield conn
         except PoolError as exc:
             raise errors.DatabaseUnavailable(str(exc)) from exc
@@ -171,8 +175,8 @@ class Database:
     def call(self, conn, name: str, params: dict | None = None) -> list[dict]:
         return self.backend.call(conn, name, params or {})
 
-    def ping(self) -> bool:
-        with self.connection() as conn:
+    def ping(self, timeout: float | None = None) -> bool:
+        with self.connection(timeout) as conn:
             return self.backend.ping(conn)
 
     def stats(self) -> dict:

@@ -185,6 +185,8 @@ class Writer:
             queue_max=config["writer.queue_max"],
             ack_timeout_s=config["writer.ack_timeout_s"],
             retry_attempts=config["retry.max_attempts"],
+            # an outage must reach the spool fast: a request waits for this borrow
+            acquire_timeout_s=min(0.25, config["writer.ack_timeout_s"] / 4),
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
