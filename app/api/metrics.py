@@ -65,6 +65,18 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(ScrapeCollector(app))
+        self._children: dict[tuple[str, str, str], tuple] = {}
+
+    def children(self, method: str, route: str, status: str) -> tuple:
+        """The (counter, histogram) of one label set, looked up once (labels() is costly)."""
+        key = (method, route, status)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = (
+                self.requests.labels(method, route, status),
+                self.latency.labels(method, route, status),
+            )
+        return found
 
 
 class ScrapeCollector:
@@ -176,10 +188,10 @@ def _observe(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
     status = str(response.status_code)
-    m = _metrics()
-    m.requests.labels(request.method, rule, status).inc()
+    counter, histogram = _metrics().children(request.method, rule, status)
+    counter.inc()
     if started is not None:
-        m.latency.labels(request.method, rule, status).observe(time.perf_counter() - started)
+        histogram.observe(time.perf_counter() - started)
     return response
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import request
 from pydantic import BaseModel
 
 from app.api import auth
@@ -66,9 +67,10 @@ def operation(
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def view(**kwargs):
-            parsed = parse_query(spec.query)
             if spec.query is not NoQuery:
-                kwargs["query"] = parsed
+                kwargs["query"] = parse_query(spec.query)
+            elif request.query_string:
+                parse_query(NoQuery)  # refuses unknown parameters
             if spec.body is not None:
                 kwargs["body"] = parse_body(spec.body)
             return fn(**kwargs)

@@ -59,6 +59,15 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
     it can only make the cookie stricter).
     """
 
+    # The API authenticates every request by its bearer key and never reads the session:
+    # skipping the cookie there saves its signature check and serialisation per request.
+    _SESSIONLESS = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json")
+
+    def open_session(self, app, request):
+        if request.path.startswith(self._SESSIONLESS):
+            return None  # Flask substitutes a null session, which is never saved
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app) -> bool:
         if app.config.get("SESSION_COOKIE_SECURE"):
             return True
