@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlparse
@@ -75,6 +76,25 @@ def stable_hour(call):
         if floor_hour(datetime.now(UTC)) == floor_hour(before):
             return result, before
     raise AssertionError("the hour kept changing")
+
+
+def floor_minute(t: datetime) -> datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+def stable_minute(call, margin_s: float = 2.0):
+    """Run call(now) inside one UTC minute, at least `margin_s` from its edges (a database
+    server's clock may be a little off ours), so that a window of whole minutes is known."""
+    for _ in range(3):
+        before = datetime.now(UTC)
+        into = before.second + before.microsecond / 1e6
+        if not margin_s <= into <= 60 - margin_s:
+            time.sleep((margin_s - into) % 60 + 0.01)
+            continue
+        result = call(before)
+        if floor_minute(datetime.now(UTC)) == floor_minute(before):
+            return result, before
+    raise AssertionError("the minute kept changing")
 
 
 def nearest_rank(values: list[float], percent: int) -> float:
@@ -144,6 +164,74 @@ class Scenario:
                 }
             )
         return rows
+
+
+def add_decisions(db, scenario: Scenario, specs: list[dict], batch_id: str) -> list[dict]:
+    """Store more decisions for the scenario's first agent and model, each spec {"decided_at",
+    "strategy"?, "cache_hit"?, "latency_ms"? (None: no outcome), "success"?}; returns them."""
+    added = []
+    for spec in specs:
+        decision = {
+            "decision_id": new_decision_id(),
+            "decided_at": spec["decided_at"],
+            "agent_id": scenario.agents[0],
+            "task_type": "coding",
+            "model_id": scenario.models[0],
+            "assignment_id": None,
+            "strategy": spec.get("strategy"),
+            "score": 0.5,
+            "cache_hit": spec.get("cache_hit", False),
+            "fallbacks": [],
+            "reason": "added",
+        }
+        added.append(decision)
+        if spec.get("latency_ms") is not None:
+            scenario.outcomes[decision["decision_id"]] = {
+                "decision_id": decision["decision_id"],
+                "success": spec.get("success", True),
+                "latency_ms": spec["latency_ms"],
+                "tokens_in": 1,
+                "tokens_out": 1,
+                "error_code": None,
+                "recorded_at": spec["decided_at"] + timedelta(milliseconds=5),
+            }
+    store.save_routing_decisions(db, added)
+    outcomes = [
+        scenario.outcomes[d["decision_id"]] for d in added if d["decision_id"] in scenario.outcomes
+    ]
+    store.save_metrics_batch(db, outcomes, batch_id)
+    scenario.decisions.extend(added)
+    return added
+
+
+def minute_metrics(scenario: Scenario, since: datetime) -> list[dict]:
+    """What V_ROUTING_MINUTELY_1H must answer for decisions made at or after `since`, computed
+    from the raw rows: per minute with decisions, counts and exact nearest-rank percentiles."""
+    minutes: dict[datetime, dict] = {}
+    for d in scenario.decisions:
+        if d["decided_at"] >= since:
+            m = minutes.setdefault(floor_minute(d["decided_at"]), {"n": 0, "hits": 0, "rows": []})
+            m["n"] += 1
+            m["hits"] += 1 if d["cache_hit"] else 0
+    for r in scenario.outcome_rows(since):
+        minutes[floor_minute(r["decided_at"])]["rows"].append(r)
+    expected = []
+    for minute, m in sorted(minutes.items()):
+        latencies = [r["latency_ms"] for r in m["rows"]]
+        expected.append(
+            {
+                "minute_start": minute.isoformat(timespec="microseconds"),
+                "decisions": m["n"],
+                "cache_hits": m["hits"],
+                "outcomes": len(m["rows"]),
+                "successes": sum(1 for r in m["rows"] if r["success"]),
+                **{
+                    f"p{q}_latency_ms": nearest_rank(latencies, q) if latencies else None
+                    for q in (50, 95, 99)
+                },
+            }
+        )
+    return expected
 
 
 def _latency(rng: random.Random) -> float:

@@ -14,11 +14,15 @@ from app.db import errors, store
 from app.ids import new_decision_id
 from tests.contract_support import (
     BACKENDS,
+    add_decisions,
     assert_stats,
     backend_db,
     build_scenario,
     floor_hour,
+    floor_minute,
+    minute_metrics,
     stable_hour,
+    stable_minute,
 )
 
 
@@ -134,6 +138,51 @@ def test_model_health_is_the_last_15_minutes(bdb, scenario):
         assert_stats(item, raw)
 
 
+def test_minute_view_matches_raw_rows(bdb, scenario):
+    """V_ROUTING_MINUTELY_1H: the last 60 whole minutes including the current one, per minute
+    of decision; counts and exact nearest-rank percentiles equal the raw rows' exactly."""
+    start = floor_minute(datetime.now(UTC)) - timedelta(minutes=59)
+    add_decisions(
+        bdb,
+        scenario,
+        [  # the window's first instant is in, the one before is out; ties and a pending outcome
+            {"decided_at": start, "latency_ms": 7.0, "cache_hit": True},
+            {"decided_at": start - timedelta(microseconds=1), "latency_ms": 9.0},
+            {"decided_at": start + timedelta(seconds=1), "latency_ms": 7.0, "success": False},
+            {"decided_at": start + timedelta(seconds=2), "latency_ms": None, "cache_hit": True},
+        ],
+        "ct-minute-edges",
+    )
+    rows, now = stable_minute(lambda _: store.list_minute_metrics(bdb))
+    since = floor_minute(now) - timedelta(minutes=59)
+    assert rows == minute_metrics(scenario, since)
+    assert len(rows) >= 10 and all(r["decisions"] >= r["outcomes"] for r in rows)
+
+
+def test_assignment_runs_list_newest_first_with_totals(bdb, scenario):
+    first = store.get_latest_assignment_run(bdb)
+    dry = store.create_assignment_run(
+        bdb,
+        {"method": "greedy", "total_score": 3.5, "greedy_total_score": 3.5, "dry_run": True},
+        [{"agent_id": scenario.agents[0], "model_id": scenario.models[1], "score": 0.6}],
+    )
+    store.pin_assignment(bdb, scenario.agents[1], scenario.models[2])
+    manual = store.get_latest_assignment_run(bdb)
+    runs = store.list_assignment_runs(bdb)
+    assert [r["run_id"] for r in runs] == [manual["run_id"], dry["run_id"], first["run_id"]]
+    assert runs[0]["method"] == "manual" and runs[0]["total_score"] is None
+    assert runs[1]["dry_run"] is True and runs[1]["total_score"] == 3.5
+    assert {k: runs[2][k] for k in ("total_score", "greedy_total_score", "improvement_pct")} == {
+        "total_score": 4.2,
+        "greedy_total_score": 4.0,
+        "improvement_pct": 5.0,
+    }
+    assert runs[2] == {k: v for k, v in first.items() if k != "assignments"}
+    assert [r["run_id"] for r in store.list_assignment_runs(bdb, 1)] == [manual["run_id"]]
+    scored = store.list_assignment_runs(bdb, 10, scored_only=True)
+    assert [r["run_id"] for r in scored] == [dry["run_id"], first["run_id"]]
+
+
 def test_assignment_counters_match_outcomes(bdb, scenario):
     active = {a["agent_id"]: a for a in store.get_active_assignments(bdb)}
     assert set(active) == set(scenario.agents)
@@ -204,6 +253,37 @@ def test_decision_list_pages_newest_first_with_filters(bdb, scenario):
         for d in scenario.decisions
         if d["decided_at"] >= since and d["agent_id"] == agent
     }
+
+
+def test_decision_list_filters_strategy_in_the_database(bdb, scenario):
+    now = datetime.now(UTC)
+    added = add_decisions(
+        bdb,
+        scenario,
+        [
+            {"decided_at": now - timedelta(seconds=30 - i), "strategy": strategy}
+            for i, strategy in enumerate(["p2c", None, "p2c", "adaptive", None, "p2c"])
+        ],
+        "ct-strategies",
+    )
+    newest_first = added[::-1]
+    p2c = store.list_decisions(bdb, {"strategy": "p2c"}, limit=2)
+    assert [d["decision_id"] for d in p2c] == [
+        d["decision_id"] for d in newest_first if d["strategy"] == "p2c"
+    ][:2]
+    rest = store.list_decisions(bdb, {"strategy": "p2c"}, before=p2c[-1]["decision_id"])
+    assert [d["strategy"] for d in p2c + rest] == ["p2c"] * 3
+    since = now - timedelta(minutes=15)
+    assigned = store.list_decisions(bdb, {"strategy": "assigned", "since": since}, limit=1000)
+    assert len(assigned) == sum(1 for d in scenario.decisions[:-6] if d["decided_at"] >= since)
+    everything = store.list_decisions(bdb, {"since": now - timedelta(minutes=1)}, limit=1000)
+    assert [d["decision_id"] for d in everything[:6]] == [d["decision_id"] for d in newest_first]
+    assert [d["strategy"] for d in everything[:6]] == [d["strategy"] for d in newest_first]
+    one = store.list_decisions(
+        bdb, {"strategy": "adaptive", "agent_id": scenario.agents[0], "since": since}
+    )
+    assert [d["decision_id"] for d in one] == [added[3]["decision_id"]]
+    assert store.list_decisions(bdb, {"strategy": "no-such-strategy"}) == []
 
 
 @pytest.mark.parametrize(

@@ -24,12 +24,11 @@ log = logging.getLogger(__name__)
 STRATEGY_CHOICES = tuple(sorted(STRATEGIES))
 SEARCH_MAX = 200
 DECISIONS_PAGE = 50
-SEARCH_SCAN_PAGES = 20  # strategy is filtered here: read at most this many pages per search
-OVERVIEW_MINUTES = 60
-OVERVIEW_MAX_DECISIONS = 5000
+OVERVIEW_MINUTES = 60  # the window of V_ROUTING_MINUTELY_1H
 OVERVIEW_MIN_MINUTES = 15  # the time axis starts at the first busy minute, showing at least 15
 MODEL_HOURS = 24
 MODEL_MIN_HOURS = 6  # the latency axis starts at the first hour with traffic, showing at least 6
+ASSIGNMENT_RUNS_CHART = 10  # auto-assign runs in the "Auto-assign runs" chart
 _DECISION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ALERT_ID = re.compile(r"^[0-9]{1,18}$")
 
@@ -75,21 +74,66 @@ def _stamp(moment: datetime) -> str:
 
 
 def overview(services) -> dict:
+    """The last hour per minute (V_ROUTING_MINUTELY_1H), pool and writer figures, open alerts.
+
+    Every figure is computed by the view; here minutes are only placed on a fixed axis, and the
+    tiles add up the view's per-minute counts and divide those sums.
+    """
+    rows = store.list_minute_metrics(services.db)
+    # The axis is taken after the read: should the minute turn in between, the view's oldest
+    # minute falls off the axis, instead of a minute the view did not cover showing a false gap.
     now = _now()
     minutes = series.axis(now, timedelta(minutes=1), OVERVIEW_MINUTES)
-    recent = store.list_decisions(services.db, {"since": minutes[0]}, limit=OVERVIEW_MAX_DECISIONS)
-    per_minute = series.minute_series(recent, minutes)
+    by_minute = {series.parse_time(row["minute_start"]): row for row in rows}
+    slots = [by_minute.get(minute) for minute in minutes]
+    per_minute = _minute_series(slots, minutes)
     open_alerts = [a for a in store.list_alerts(services.db) if a["state"] == "open"]
-    label = f"last {OVERVIEW_MINUTES} minutes"
-    if len(recent) >= OVERVIEW_MAX_DECISIONS:
-        label += f" (latest {OVERVIEW_MAX_DECISIONS:,} decisions)"
     return {
         "generated_at": _stamp(now),
-        "window": {"label": label, "minutes": OVERVIEW_MINUTES},
+        "window": {"label": f"last {OVERVIEW_MINUTES} minutes", "minutes": OVERVIEW_MINUTES},
         "series": series.trim_quiet_start(per_minute, OVERVIEW_MIN_MINUTES),
-        "totals": series.totals(per_minute),
+        "totals": _window_totals(slots),
         "db": db_panel(services.engine.db_figures()),
         "alerts": {"open_count": len(open_alerts), "items": [_alert(a) for a in open_alerts[:10]]},
+    }
+
+
+def _minute_series(slots: list[dict | None], minutes: list[datetime]) -> dict:
+    """The view's minutes on the axis (None: no decisions in that minute), as chart series: 0
+    requests and None rates where there was no traffic, so the chart shows a gap, not a zero."""
+
+    def column(key: str, empty):
+        return [row[key] if row else empty for row in slots]
+
+    return {
+        "labels": [minute.isoformat() for minute in minutes],
+        "requests_per_min": column("decisions", 0),
+        "success_rate": [series.ratio(r["successes"], r["outcomes"]) if r else None for r in slots],
+        "p50_ms": column("p50_latency_ms", None),
+        "p95_ms": column("p95_latency_ms", None),
+        "p99_ms": column("p99_latency_ms", None),
+        "cache_hit_rate": [
+            series.ratio(r["cache_hits"], r["decisions"]) if r else None for r in slots
+        ],
+        "outcomes": column("outcomes", 0),
+    }
+
+
+def _window_totals(slots: list[dict | None]) -> dict:
+    """The overview tiles: the window's counts (sums of the view's exact per-minute counts) and
+    their ratios, the current minute's decisions and the newest minute's p95."""
+    busy = [row for row in slots if row]
+
+    def total(key: str) -> int:
+        return sum(row[key] for row in busy)
+
+    p95 = [row["p95_latency_ms"] for row in busy if row["p95_latency_ms"] is not None]
+    return {
+        "requests": total("decisions"),
+        "current_minute": slots[-1]["decisions"] if slots and slots[-1] else 0,
+        "success_rate": series.ratio(total("successes"), total("outcomes")),
+        "cache_hit_rate": series.ratio(total("cache_hits"), total("decisions")),
+        "p95_ms": p95[-1] if p95 else None,
     }
 
 
@@ -166,7 +210,8 @@ def models(services) -> dict:
 
 def assignments(services) -> dict:
     active = store.get_active_assignments(services.db)
-    run = store.get_latest_assignment_run(services.db)
+    latest = store.list_assignment_runs(services.db, 1)
+    scored = store.list_assignment_runs(services.db, ASSIGNMENT_RUNS_CHART, scored_only=True)
     active_rows = [
         {
             "agent_id": a["agent_id"],
@@ -180,28 +225,29 @@ def assignments(services) -> dict:
         }
         for a in active
     ]
-    last_run = None
-    if run is not None:
-        last_run = {
-            key: run.get(key)
-            for key in (
-                "run_id",
-                "method",
-                "status",
-                "total_score",
-                "greedy_total_score",
-                "improvement_pct",
-                "created_at",
-                "activated_at",
-                "unassigned",
-            )
-        }
     return {
         "generated_at": _stamp(_now()),
         "matrix": series.matrix(services.engine.scores(), active),
         "active": active_rows,
-        "last_run": last_run,
-        "runs": [last_run] if last_run and last_run["total_score"] is not None else [],
+        "last_run": _run(latest[0]) if latest else None,
+        "runs": [_run(run) for run in reversed(scored)],  # oldest first: the chart's time order
+    }
+
+
+def _run(run: dict) -> dict:
+    return {
+        key: run.get(key)
+        for key in (
+            "run_id",
+            "method",
+            "status",
+            "total_score",
+            "greedy_total_score",
+            "improvement_pct",
+            "created_at",
+            "activated_at",
+            "unassigned",
+        )
     }
 
 
@@ -209,27 +255,12 @@ def assignments(services) -> dict:
 
 
 def decisions(services, search: DecisionSearch) -> dict:
-    """One page of decisions, newest first; `next_cursor` continues after the last one read.
-
-    Agent and model filter in the database; strategy is filtered here over at most
-    SEARCH_SCAN_PAGES pages, and the cursor lets the next page carry on from there.
-    """
-    filters = {"agent_id": search.agent, "model_id": search.model}
-    found: list[dict] = []
-    cursor, more = search.before, True
-    for _ in range(SEARCH_SCAN_PAGES):
-        batch = store.list_decisions(services.db, filters, before=cursor, limit=search.limit)
-        more = len(batch) == search.limit
-        for decision in batch:
-            cursor = decision["decision_id"]
-            if search.strategy in (None, decision["strategy"]):
-                found.append(decision)
-                if len(found) == search.limit:
-                    more = more or decision is not batch[-1]
-                    return {"items": found, "next_cursor": cursor if more else None}
-        if not more:
-            break
-    return {"items": found, "next_cursor": cursor if more else None}
+    """One page of decisions, newest first, every filter applied in the database;
+    `next_cursor` (the page's last id) is set when the page is full."""
+    filters = {"agent_id": search.agent, "model_id": search.model, "strategy": search.strategy}
+    items = store.list_decisions(services.db, filters, before=search.before, limit=search.limit)
+    more = len(items) == search.limit
+    return {"items": items, "next_cursor": items[-1]["decision_id"] if more else None}
 
 
 # -- alerts ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 --   ROUTER_APP        the service user: EXECUTE on every procedure and exactly the table
 --                     privileges the service and the procedures (SQL SECURITY INVOKER) use.
 --                     Catalog rows are never deleted (DELETE disables), raw facts only by purge.
+--                     Plus SELECT on yoyo's migration tables, for the readiness check.
 --   ROUTER_BI_READER  DBAs and BI tools: SELECT on the documented views only, no tables.
 -- Grant them with: GRANT ROUTER_APP TO <service user>; GRANT ROUTER_BI_READER TO <bi user>;
 CREATE ROLE ROUTER_APP;
@@ -43,6 +44,7 @@ GRANT SELECT ON V_MODEL_PERFORMANCE TO ROUTER_APP;
 GRANT SELECT ON V_TOP_AGENT_MODEL_PAIRS TO ROUTER_APP;
 GRANT SELECT ON V_MODEL_HEALTH TO ROUTER_APP;
 GRANT SELECT ON V_HOURLY_MODEL_METRICS TO ROUTER_APP;
+GRANT SELECT ON V_ROUTING_MINUTELY_1H TO ROUTER_APP;
 GRANT SELECT ON V_OPEN_ALERTS TO ROUTER_APP;
 GRANT SELECT ON V_ALERT_TARGETS TO ROUTER_APP;
 GRANT SELECT ON V_ALERT_OBSERVATIONS TO ROUTER_APP;
@@ -53,6 +55,16 @@ GRANT SELECT ON V_MODEL_PERFORMANCE TO ROUTER_BI_READER;
 GRANT SELECT ON V_TOP_AGENT_MODEL_PAIRS TO ROUTER_BI_READER;
 GRANT SELECT ON V_MODEL_HEALTH TO ROUTER_BI_READER;
 GRANT SELECT ON V_HOURLY_MODEL_METRICS TO ROUTER_BI_READER;
+GRANT SELECT ON V_ROUTING_MINUTELY_1H TO ROUTER_BI_READER;
 GRANT SELECT ON V_OPEN_ALERTS TO ROUTER_BI_READER;
 GRANT SELECT ON V_ALERT_TARGETS TO ROUTER_BI_READER;
 GRANT SELECT ON V_ALERT_OBSERVATIONS TO ROUTER_BI_READER;
+
+-- yoyo's migration state, read-only: the readiness check (GET /readyz) runs as the service user
+-- and compares the applied migrations with the files to report pending ones; without these the
+-- probe fails with a privilege error (258) and the service never turns ready. Quoted: yoyo's
+-- tables have lowercase names (created by app/db/yoyo_hana.py). One object per GRANT, as HANA's
+-- GRANT ... ON takes a single object.
+GRANT SELECT ON "_yoyo_migration" TO ROUTER_APP;
+GRANT SELECT ON "_yoyo_version" TO ROUTER_APP;
+GRANT SELECT ON "_yoyo_log" TO ROUTER_APP;

@@ -27,6 +27,7 @@ from app.db.store.analytics import (
     get_routing_stats,
     get_top_agent_model_pairs,
     list_hourly_model_metrics,
+    list_minute_metrics,
     list_model_performance,
 )
 from app.db.store.assignments import (
@@ -35,6 +36,7 @@ from app.db.store.assignments import (
     get_active_assignments,
     get_assignment_run,
     get_latest_assignment_run,
+    list_assignment_runs,
     pin_assignment,
     save_assignment,
     save_assignments,
@@ -100,8 +102,10 @@ __all__ = [
     "list_agents",
     "list_alerts",
     "list_api_keys",
+    "list_assignment_runs",
     "list_decisions",
     "list_hourly_model_metrics",
+    "list_minute_metrics",
     "list_model_performance",
     "list_models",
     "outcome_row",

@@ -112,3 +112,20 @@ def list_hourly_model_metrics(db, since, until, model_id: str | None = None) -> 
     with reading(db) as conn:
         rows = db.query(conn, "list-hourly-model-metrics", params)
     return [{"hour_start": api_time(r["hour_start"]), **_stats(r, "model_id")} for r in rows]
+
+
+def list_minute_metrics(db) -> list[dict]:
+    """Per minute with decisions in the last 60 whole minutes (the current one included), oldest
+    first (V_ROUTING_MINUTELY_1H): {"minute_start", "decisions", "cache_hits", "outcomes",
+    "successes", "p50_latency_ms", "p95_latency_ms", "p99_latency_ms"}. Outcomes count in the
+    minute of their decision; percentiles are exact nearest rank, None without outcomes."""
+    with reading(db) as conn:
+        rows = db.query(conn, "list-minute-metrics")
+    return [
+        {
+            "minute_start": api_time(r["minute_start"]),
+            **{k: int(r[k] or 0) for k in ("decisions", "cache_hits", "outcomes", "successes")},
+            **{k: as_float(r[k]) for k in ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms")},
+        }
+        for r in rows
+    ]

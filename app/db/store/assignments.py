@@ -110,6 +110,19 @@ def get_latest_assignment_run(db) -> dict | None:
         return _run(db, conn, rows[0]["run_id"]) if rows else None
 
 
+def list_assignment_runs(db, limit: int = 10, *, scored_only: bool = False) -> list[dict]:
+    """The newest `limit` runs first, with their totals but without their assignments.
+
+    Each: {"run_id", "method", "status", "dry_run", "total_score", "greedy_total_score",
+    "improvement_pct", "unassigned", "created_at", "activated_at"}. `scored_only` keeps the runs
+    that have a total score (auto-assign runs, dry runs included; manual pins have none).
+    """
+    params = {"limit": int(limit), "scored_only": flag(scored_only)}
+    with reading(db) as conn:
+        rows = db.query(conn, "list-assignment-runs", params)
+    return [_run_summary(r) for r in rows]
+
+
 def get_active_assignments(db) -> list[dict]:
     """Every agent's active assignment with its counters (V_ACTIVE_ASSIGNMENTS)."""
     with reading(db) as conn:
@@ -134,13 +147,9 @@ def _run(db, conn, run_id: str) -> dict | None:
     rows = db.query(conn, "get-assignment-run", {"run_id": run_id})
     if not rows:
         return None
-    run = rows[0]
     members = db.query(conn, "list-run-assignments", {"run_id": run_id})
     return {
-        "run_id": run["run_id"],
-        "method": run["method"],
-        "status": run["status"],
-        "dry_run": run["status"] == "dry_run",
+        **_run_summary(rows[0]),
         "assignments": [
             {
                 "assignment_id": m["assignment_id"],
@@ -151,6 +160,16 @@ def _run(db, conn, run_id: str) -> dict | None:
             }
             for m in members
         ],
+    }
+
+
+def _run_summary(run: dict) -> dict:
+    """A run row (get-assignment-run, list-assignment-runs) without its assignments."""
+    return {
+        "run_id": run["run_id"],
+        "method": run["method"],
+        "status": run["status"],
+        "dry_run": run["status"] == "dry_run",
         "unassigned": from_json(run["unassigned"], []),
         "total_score": as_float(run["total_score"]),
         "greedy_total_score": as_float(run["greedy_total_score"]),

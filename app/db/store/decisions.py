@@ -119,9 +119,10 @@ def list_decisions(
 ) -> list[dict]:
     """Newest first, up to `limit`, with ids before `before` (the previous page's last id).
 
-    filters: agent_id, model_id, since, until (UTC; since inclusive, until exclusive). With
-    `since` only the window's rows are read; without it the newest decisions are read until the
-    page is full (there is no agent or model index), so filter rare agents with a `since`.
+    filters: agent_id, model_id, strategy, since, until (UTC; since inclusive, until
+    exclusive), all applied in the database. With `since` only the window's rows are read;
+    without it the newest decisions are read until the page is full (there is no agent, model
+    or strategy index), so filter rare values with a `since`.
     """
     filters = filters or {}
     params = {
@@ -129,6 +130,7 @@ def list_decisions(
         "limit": int(limit),
         "agent_id": filters.get("agent_id"),
         "model_id": filters.get("model_id"),
+        "strategy": filters.get("strategy") or None,
         "until": db_time(filters.get("until")),
     }
     name = "list-decisions"

@@ -27,6 +27,17 @@ SELECT RUN_ID, METHOD, STATUS, TOTAL_SCORE, GREEDY_TOTAL_SCORE, IMPROVEMENT_PCT,
  ORDER BY CREATED_AT DESC, RUN_ID DESC
  LIMIT 1;
 
+-- name: list-assignment-runs
+-- The newest :limit runs first, with their totals (scores, improvement, unassigned agents).
+-- :scored_only = 1 keeps the runs that have a total score (auto-assign runs, dry runs included;
+-- a manual pin has none), 0 keeps every run.
+SELECT RUN_ID, METHOD, STATUS, TOTAL_SCORE, GREEDY_TOTAL_SCORE, IMPROVEMENT_PCT, UNASSIGNED,
+       CREATED_AT, ACTIVATED_AT
+  FROM ASSIGNMENT_RUNS
+ WHERE TOTAL_SCORE IS NOT NULL OR :scored_only = 0
+ ORDER BY CREATED_AT DESC, RUN_ID DESC
+ LIMIT :limit;
+
 -- name: list-run-assignments
 SELECT ASSIGNMENT_ID, RUN_ID, AGENT_ID, MODEL_ID, SCORE, METHOD, STATUS, ASSIGNED_AT
   FROM AGENT_MODEL_ASSIGNMENTS

@@ -40,9 +40,10 @@ SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDP
 
 -- name: list-decisions
 -- Newest first, keyset-paginated on the time-ordered id (:before = the previous page's last id,
--- 'g' for the first page: above every hex id). Optional filters :agent_id, :model_id and the
--- decision-time bound :until (exclusive), NULL = no filter. There is no
--- agent or model index (it would cost a random page write per decision): the newest rows are
+-- 'g' for the first page: above every hex id). Optional filters :agent_id, :model_id,
+-- :strategy and the decision-time bound :until (exclusive), NULL = no filter (STRATEGY itself
+-- may be NULL, hence the COALESCE to '' on both sides). There is no agent, model or strategy
+-- index (it would cost a random page write per decision): the newest rows are
 -- read until the page is full. With a time window use list-decisions-since.
 SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDPOINT,
        d.ASSIGNMENT_ID, d.STRATEGY, d.SCORE, d.CACHE_HIT, d.FALLBACKS, d.REASON,
@@ -53,6 +54,7 @@ SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDP
  WHERE d.DECISION_ID < :before
    AND d.AGENT_ID = COALESCE(:agent_id, d.AGENT_ID)
    AND d.MODEL_ID = COALESCE(:model_id, d.MODEL_ID)
+   AND COALESCE(d.STRATEGY, '') = COALESCE(:strategy, d.STRATEGY, '')
    AND d.DECIDED_AT < COALESCE(:until, '9999-12-31 23:59:59.999999')
  ORDER BY d.DECISION_ID DESC
  LIMIT :limit;
@@ -70,6 +72,7 @@ SELECT d.DECISION_ID, d.DECIDED_AT, d.AGENT_ID, d.TASK_TYPE, d.MODEL_ID, mo.ENDP
    AND d.DECISION_ID < :before
    AND d.AGENT_ID = COALESCE(:agent_id, d.AGENT_ID)
    AND d.MODEL_ID = COALESCE(:model_id, d.MODEL_ID)
+   AND COALESCE(d.STRATEGY, '') = COALESCE(:strategy, d.STRATEGY, '')
    AND d.DECIDED_AT < COALESCE(:until, '9999-12-31 23:59:59.999999')
  ORDER BY d.DECISION_ID DESC
  LIMIT :limit;
