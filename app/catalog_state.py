@@ -61,6 +61,7 @@ class CatalogState:
         self._catalog: Catalog = EMPTY_CATALOG
         self._lock = threading.Lock()  # one reload at a time; readers never wait
         self._content: tuple = ()
+        self.records: tuple[list[dict], list[dict]] = ([], [])  # as last read
         self.loaded = False
 
     def current(self) -> Catalog:
@@ -73,8 +74,11 @@ class CatalogState:
         the CLI) an identical catalog is not swapped, so cached rankings stay warm.
         """
         with self._lock:
-            models = tuple(model_view(m) for m in _all(store.list_models, self._db))
-            agents = tuple(agent_view(a) for a in _all(store.list_agents, self._db))
+            model_records = _all(store.list_models, self._db)
+            agent_records = _all(store.list_agents, self._db)
+            self.records = (model_records, agent_records)  # for scoring: one read, not two
+            models = tuple(model_view(m) for m in model_records)
+            agents = tuple(agent_view(a) for a in agent_records)
             active = tuple(
                 Assignment(a["agent_id"], a["model_id"], a["assignment_id"], a["score"] or 0.0)
                 for a in store.get_active_assignments(self._db)

@@ -215,10 +215,9 @@ class Engine:
 
     def _score_inputs(self):
         catalog = self.catalog.reload()
-        models = [store.get_model(self.db, m) for m in catalog.models]
-        agents = [store.get_agent(self.db, a) for a in catalog.agents]
+        models, agents = self.catalog.records
         health = store.get_model_health(self.db)
-        return catalog, build_inputs([m for m in models if m], [a for a in agents if a], health)
+        return catalog, build_inputs(models, agents, health)
 
     def scores(self) -> dict:
         _, inputs = self._score_inputs()
