@@ -196,3 +196,11 @@ def test_every_hana_query_converts_to_positional_parameters():
         converted, names = to_qmark(sql)
         assert to_qmark(converted) == (converted, ()), name  # no named placeholder left
         assert len(names) == len(set(names)) or name, name
+
+
+def test_yoyo_finds_the_hana_backend_through_its_entry_point():
+    from yoyo.backends.base import get_backend_class
+
+    from app.db.yoyo_hana import HanaYoyoBackend
+
+    assert get_backend_class("hana") is HanaYoyoBackend
