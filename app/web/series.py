@@ -38,42 +38,6 @@ def nearest_rank(sorted_values: list[float], pct: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-def minute_series(decisions: Iterable[dict], minutes: list[datetime]) -> dict:
-    """Per-minute requests, success rate, latency percentiles and cache hit rate of decisions.
-
-    Interim source until a per-minute view exists (see docs/DASHBOARD.md): `decisions` are the
-    store's decision dicts (decided_at, cache_hit, outcome); minutes without traffic get 0
-    requests and None rates, so the chart shows a gap rather than a false zero.
-    """
-    index = {m: i for i, m in enumerate(minutes)}
-    count = [0] * len(minutes)
-    hits = [0] * len(minutes)
-    successes = [0] * len(minutes)
-    latencies: list[list[float]] = [[] for _ in minutes]
-    for decision in decisions:
-        slot = index.get(floor_to(parse_time(decision["decided_at"]), timedelta(minutes=1)))
-        if slot is None:
-            continue
-        count[slot] += 1
-        hits[slot] += 1 if decision.get("cache_hit") else 0
-        outcome = decision.get("outcome")
-        if outcome is not None:
-            successes[slot] += 1 if outcome.get("success") else 0
-            latencies[slot].append(float(outcome["latency_ms"]))
-    for values in latencies:
-        values.sort()
-    return {
-        "labels": [m.isoformat() for m in minutes],
-        "requests_per_min": count,
-        "success_rate": [ratio(s, len(v)) for s, v in zip(successes, latencies, strict=True)],
-        "p50_ms": [nearest_rank(v, 50) for v in latencies],
-        "p95_ms": [nearest_rank(v, 95) for v in latencies],
-        "p99_ms": [nearest_rank(v, 99) for v in latencies],
-        "cache_hit_rate": [ratio(h, n) for h, n in zip(hits, count, strict=True)],
-        "outcomes": [len(v) for v in latencies],
-    }
-
-
 def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
@@ -110,28 +74,6 @@ def trim_quiet_start(per_minute: dict, keep: int) -> dict:
     first = next((i for i, n in enumerate(counts) if n), len(counts))
     start = min(first, max(0, len(counts) - keep))
     return {key: values[start:] for key, values in per_minute.items()}
-
-
-def totals(series: dict) -> dict:
-    """The overview tiles: the last minute's request rate, window-wide rates and p95."""
-    requests = sum(series["requests_per_min"])
-    outcomes = sum(series["outcomes"])
-    weighted_success = sum(
-        (rate or 0.0) * n
-        for rate, n in zip(series["success_rate"], series["outcomes"], strict=True)
-    )
-    hits = sum(
-        (rate or 0.0) * n
-        for rate, n in zip(series["cache_hit_rate"], series["requests_per_min"], strict=True)
-    )
-    recent_p95 = [v for v in series["p95_ms"] if v is not None]
-    return {
-        "requests": requests,
-        "current_minute": series["requests_per_min"][-1] if series["requests_per_min"] else 0,
-        "success_rate": ratio(weighted_success, outcomes),
-        "cache_hit_rate": ratio(hits, requests),
-        "p95_ms": recent_p95[-1] if recent_p95 else None,
-    }
 
 
 def heat(score: float | None) -> int:

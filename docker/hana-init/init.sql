@@ -28,9 +28,3 @@ CREATE ROLE {role};
 -- name: grant-role
 -- As SYSTEM: ROLE ADMIN may grant any role.
 GRANT {role} TO {user};
-
--- name: grant-select-to-app-role
--- As the schema owner, for each of yoyo's tables ("_yoyo_migration", "_yoyo_version",
--- "_yoyo_log"): the service's readiness check (GET /readyz) reads the migration history to
--- report pending migrations, and roles.sql grants only the router's own objects.
-GRANT SELECT ON "{table}" TO ROUTER_APP;

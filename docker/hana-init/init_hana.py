@@ -8,8 +8,8 @@ nothing and prints no key):
 2. as the schema owner: `model-router migrate` (tables, views and procedures in its schema);
 3. sql/hana/roles.sql, which expects the objects to exist: its CREATE ROLE statements as SYSTEM
    (they need ROLE ADMIN, which neither router user holds; skipped when the role exists), its
-   GRANTs as the owner (object privileges are the owner's to grant), plus SELECT on yoyo's
-   migration history for the service's readiness check;
+   GRANTs as the owner (object privileges are the owner's to grant), SELECT on yoyo's migration
+   history for the service's readiness check included;
 4. as SYSTEM: GRANT ROUTER_APP to the service user;
 5. as the service user: `model-router bootstrap`, which prints the first admin API key once.
 
@@ -43,7 +43,6 @@ log = logging.getLogger("hana-init")
 HERE = Path(__file__).resolve().parent
 ROLES_FILE = SQL_ROOT / "hana" / "roles.sql"
 APP_ROLE = "ROUTER_APP"
-YOYO_TABLES = ("_yoyo_migration", "_yoyo_version", "_yoyo_log")
 # Variables of this script, beside the router's settings (tests/test_docker.py checks both).
 INIT_ENV = {
     "HXE_PASSWORDS_FILE": "/run/secrets/hxe_passwords",
@@ -202,8 +201,6 @@ def apply_roles(admin: Session, owner: Session, sql: dict) -> None:
             log.info("role %s created", role)
     for statement in grants:
         owner.run(statement)
-    for table in YOYO_TABLES:
-        owner.run(sql["grant-select-to-app-role"].format(table=table))
     log.info("roles.sql applied: %d roles, %d grants", len(roles), len(grants))
 
 
