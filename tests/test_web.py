@@ -536,20 +536,6 @@ def test_decisions_search_ignores_bad_input(web, keys):
 
 
 @pytest.mark.parametrize(
-    ("values", "pct", "expected"),
-    [
-        ([], 50, None),
-        ([7.0], 99, 7.0),
-        ([1.0, 2.0, 3.0, 4.0], 50, 2.0),
-        ([float(v) for v in range(1, 101)], 95, 95.0),
-        ([float(v) for v in range(1, 101)], 99, 99.0),
-    ],
-)
-def test_nearest_rank_matches_the_views(values, pct, expected):
-    assert series.nearest_rank(values, pct) == expected
-
-
-@pytest.mark.parametrize(
     ("score", "step"), [(None, 0), (0.0, 0), (0.04, 0), (0.56, 6), (1.0, 10), (1.7, 10)]
 )
 def test_heat_steps(score, step):

@@ -6,7 +6,6 @@ Times are ISO 8601 UTC strings as the store returns them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -28,14 +27,6 @@ def axis(end: datetime, step: timedelta, count: int) -> list[datetime]:
     """`count` bucket starts ending with the bucket holding `end`, oldest first."""
     last = floor_to(end, step)
     return [last - step * (count - 1 - i) for i in range(count)]
-
-
-def nearest_rank(sorted_values: list[float], pct: float) -> float | None:
-    """The nearest-rank percentile (the views' definition): value at rank ceil(pct/100 * n)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(pct / 100.0 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def ratio(part: float, whole: float) -> float | None:
