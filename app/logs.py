@@ -55,6 +55,8 @@ def configure_logging(config) -> None:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
     root.addHandler(handler)
+    # yoyo logs every migration step at INFO; our deploy step logs one summary line instead
+    logging.getLogger("yoyo").setLevel(max(logging.WARNING, root.level))
 
 
 def install_request_ids(app) -> None:
