@@ -19,7 +19,6 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/model-router migrate
 	$(BIN)/model-router bootstrap
-	@echo "Model Router serving on http://$(HOST):$(PORT)/"
 	$(BIN)/model-router serve --host $(HOST) --port $(PORT)
 
 migrate: $(STAMP)
