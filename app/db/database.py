@@ -8,7 +8,6 @@ Transient errors (lock waits, deadlocks) are retried by `run_in_transaction` wit
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 
 from app.db import errors
 from app.db.pool import ConnectionPool, PoolError
+from app.db.retry import backoff_delays, equal_jitter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,6 +56,7 @@ class Database:
         self.retry_attempts = retry_attempts
         self.retry_initial_delay = retry_initial_delay
         self.retry_max_delay = retry_max_delay
+        self.retry_multiplier = retry_multiplier
         self.pool = ConnectionPool(
             backend.connect,
             min_size=min_size,
@@ -135,18 +136,20 @@ class Database:
             self.backend.commit(conn)
 
     def run_in_transaction(self, work: Callable[[Any], T], *, attempts: int | None = None) -> T:
-        """Run work(conn) in a transaction; retry transient errors with backoff and jitter."""
+        """Run work(conn) in a transaction; retry transient errors (lock waits, deadlocks) with
+        the same backoff and jitter as connects (app.db.retry), `attempts` in all."""
         attempts = attempts or self.retry_attempts
-        delay = self.retry_initial_delay
-        for attempt in range(1, attempts + 1):
+        delays = backoff_delays(
+            attempts - 1, self.retry_initial_delay, self.retry_multiplier, self.retry_max_delay
+        )
+        for delay in [*delays, None]:
             try:
                 with self.transaction() as conn:
                     return work(conn)
             except errors.TransientError:
-                if attempt == attempts:
+                if delay is None:
                     raise
-                time.sleep(min(delay, self.retry_max_delay) * random.uniform(0.5, 1.0))
-                delay *= 2
+                time.sleep(equal_jitter(delay))
         raise AssertionError("unreachable")
 
     # -- named SQL ----------------------------------------------------------------------------

@@ -30,12 +30,17 @@ check_same_thread=False): they are opened on pool threads and used on request th
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
+
+from app.db.retry import (  # noqa: F401 (re-exported: the pool's retry policy)
+    backoff_delays,
+    connect_with_retry,
+    equal_jitter,
+)
 
 logger = logging.getLogger(__name__)
 monotonic = time.monotonic
@@ -54,42 +59,6 @@ class PoolTimeout(PoolError):
 
 class PoolClosed(PoolError):
     """The pool is not started, or already closed."""
-
-
-def backoff_delays(attempts: int, initial: float, multiplier: float, cap: float) -> list[float]:
-    """Delays before each retry, without jitter: initial, initial*multiplier, ..., capped."""
-    return [min(cap, initial * multiplier**i) for i in range(attempts)]
-
-
-def equal_jitter(delay: float, rand: Callable[[], float] = random.random) -> float:
-    """Half fixed, half random ("equal jitter"): spreads the reconnects of many workers while,
-    unlike full jitter (anywhere in [0, delay]), never retrying at once against a down server."""
-    return delay / 2 + delay / 2 * rand()
-
-
-def connect_with_retry(
-    connect: Callable[[], Any],
-    delays: Sequence[float],
-    *,
-    is_transient: Callable[[BaseException], bool],
-    sleep: Callable[[float], Any] = time.sleep,
-    jitter: Callable[[float], float] = equal_jitter,
-    on_error: Callable[[BaseException], None] | None = None,
-) -> Any:
-    """Call connect(), retrying transient errors once per delay after sleep(jitter(delay)).
-
-    Raises the last error when the delays are used up or an error is not transient.
-    """
-    for delay in [*delays, None]:
-        try:
-            return connect()
-        except Exception as exc:
-            if on_error is not None:
-                on_error(exc)
-            if delay is None or not is_transient(exc):
-                raise
-            sleep(jitter(delay))
-    raise AssertionError("unreachable")
 
 
 def default_ping(conn: Any) -> bool:
