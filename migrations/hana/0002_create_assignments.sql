@@ -5,16 +5,16 @@
 -- of STATUS = 'active').
 CREATE COLUMN TABLE ASSIGNMENT_RUNS (
     RUN_ID              NVARCHAR(128) NOT NULL PRIMARY KEY,
-    METHOD              NVARCHAR(16)  NOT NULL CHECK (METHOD IN ('hungarian', 'greedy', 'manual')),
-    STATUS              NVARCHAR(16)  DEFAULT 'pending' NOT NULL
-                                      CHECK (STATUS IN ('pending', 'active', 'superseded',
-                                                        'dry_run')),
+    METHOD              NVARCHAR(16)  NOT NULL,
+    STATUS              NVARCHAR(16)  DEFAULT 'pending' NOT NULL,
     TOTAL_SCORE         DOUBLE,
     GREEDY_TOTAL_SCORE  DOUBLE,
     IMPROVEMENT_PCT     DOUBLE,
     UNASSIGNED          NVARCHAR(5000),
     CREATED_AT          TIMESTAMP     DEFAULT CURRENT_UTCTIMESTAMP NOT NULL,
-    ACTIVATED_AT        TIMESTAMP
+    ACTIVATED_AT        TIMESTAMP,
+    CHECK (METHOD IN ('hungarian', 'greedy', 'manual')),
+    CHECK (STATUS IN ('pending', 'active', 'superseded', 'dry_run'))
 );
 
 CREATE INDEX IX_ASSIGNMENT_RUNS_CREATED ON ASSIGNMENT_RUNS (CREATED_AT);
@@ -25,9 +25,8 @@ CREATE COLUMN TABLE AGENT_MODEL_ASSIGNMENTS (
     AGENT_ID          NVARCHAR(128) NOT NULL,
     MODEL_ID          NVARCHAR(128) NOT NULL,
     SCORE             DOUBLE,
-    METHOD            NVARCHAR(16)  NOT NULL CHECK (METHOD IN ('hungarian', 'greedy', 'manual')),
-    STATUS            NVARCHAR(16)  DEFAULT 'pending' NOT NULL
-                                    CHECK (STATUS IN ('pending', 'active', 'superseded')),
+    METHOD            NVARCHAR(16)  NOT NULL,
+    STATUS            NVARCHAR(16)  DEFAULT 'pending' NOT NULL,
     ASSIGNED_AT       TIMESTAMP     DEFAULT CURRENT_UTCTIMESTAMP NOT NULL,
     ACTIVATED_AT      TIMESTAMP,
     SUPERSEDED_AT     TIMESTAMP,
@@ -37,6 +36,8 @@ CREATE COLUMN TABLE AGENT_MODEL_ASSIGNMENTS (
     TOTAL_LATENCY_MS  DOUBLE        DEFAULT 0 NOT NULL,
     AVG_LATENCY_MS    DOUBLE,
     LAST_USED_AT      TIMESTAMP,
+    CHECK (METHOD IN ('hungarian', 'greedy', 'manual')),
+    CHECK (STATUS IN ('pending', 'active', 'superseded')),
     UNIQUE (RUN_ID, AGENT_ID),
     FOREIGN KEY (RUN_ID) REFERENCES ASSIGNMENT_RUNS (RUN_ID),
     FOREIGN KEY (AGENT_ID) REFERENCES AGENTS (AGENT_ID),

@@ -6,19 +6,23 @@
 CREATE COLUMN TABLE ALERT_RULES (
     RULE_ID            NVARCHAR(128)  NOT NULL PRIMARY KEY,
     NAME               NVARCHAR(256)  NOT NULL,
-    METRIC             NVARCHAR(32)   NOT NULL
-                                      CHECK (METRIC IN ('error_rate', 'p95_latency_ms',
-                                                        'utilization', 'no_traffic')),
-    COMPARATOR         NVARCHAR(2)    NOT NULL CHECK (COMPARATOR IN ('gt', 'lt')),
+    METRIC             NVARCHAR(32)   NOT NULL,
+    COMPARATOR         NVARCHAR(2)    NOT NULL,
     THRESHOLD          DOUBLE         NOT NULL,
-    WINDOW_MINUTES     INTEGER        NOT NULL CHECK (WINDOW_MINUTES BETWEEN 1 AND 1440),
-    MIN_SAMPLES        INTEGER        DEFAULT 1 NOT NULL CHECK (MIN_SAMPLES >= 1),
-    SEVERITY           NVARCHAR(16)   NOT NULL CHECK (SEVERITY IN ('info', 'warning', 'critical')),
+    WINDOW_MINUTES     INTEGER        NOT NULL,
+    MIN_SAMPLES        INTEGER        DEFAULT 1 NOT NULL,
+    SEVERITY           NVARCHAR(16)   NOT NULL,
     MODEL_ID           NVARCHAR(128),
-    ENABLED            TINYINT        DEFAULT 1 NOT NULL CHECK (ENABLED IN (0, 1)),
+    ENABLED            TINYINT        DEFAULT 1 NOT NULL,
     CREATED_AT         TIMESTAMP      DEFAULT CURRENT_UTCTIMESTAMP NOT NULL,
     UPDATED_AT         TIMESTAMP      DEFAULT CURRENT_UTCTIMESTAMP NOT NULL,
     LAST_EVALUATED_AT  TIMESTAMP,
+    CHECK (METRIC IN ('error_rate', 'p95_latency_ms', 'utilization', 'no_traffic')),
+    CHECK (COMPARATOR IN ('gt', 'lt')),
+    CHECK (WINDOW_MINUTES BETWEEN 1 AND 1440),
+    CHECK (MIN_SAMPLES >= 1),
+    CHECK (SEVERITY IN ('info', 'warning', 'critical')),
+    CHECK (ENABLED IN (0, 1)),
     FOREIGN KEY (MODEL_ID) REFERENCES MODELS (MODEL_ID)
 );
 
@@ -30,11 +34,11 @@ CREATE COLUMN TABLE ALERTS (
     SEVERITY        NVARCHAR(16)   NOT NULL,
     THRESHOLD       DOUBLE         NOT NULL,
     OBSERVED_VALUE  DOUBLE,
-    STATE           NVARCHAR(16)   DEFAULT 'open' NOT NULL
-                                   CHECK (STATE IN ('open', 'acknowledged', 'resolved')),
+    STATE           NVARCHAR(16)   DEFAULT 'open' NOT NULL,
     RAISED_AT       TIMESTAMP      NOT NULL,
     ACKED_AT        TIMESTAMP,
     RESOLVED_AT     TIMESTAMP,
+    CHECK (STATE IN ('open', 'acknowledged', 'resolved')),
     FOREIGN KEY (RULE_ID) REFERENCES ALERT_RULES (RULE_ID),
     FOREIGN KEY (MODEL_ID) REFERENCES MODELS (MODEL_ID)
 );
