@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import uuid
 
@@ -38,6 +39,27 @@ ROUTE_FIELDS = (
 )
 
 
+class RecentDecisions:
+    """Decisions made by this process until their outcome arrives: a TTL cache behind a lock
+    (cachetools caches are not thread-safe, and every request thread uses this one)."""
+
+    def __init__(self, maxsize: int, ttl_s: float) -> None:
+        self._cache: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self._lock = threading.Lock()
+
+    def put(self, decision_id: str, decision: dict) -> None:
+        with self._lock:
+            self._cache[decision_id] = decision
+
+    def get(self, decision_id: str) -> dict | None:
+        with self._lock:
+            return self._cache.get(decision_id)
+
+    def pop(self, decision_id: str) -> dict | None:
+        with self._lock:
+            return self._cache.pop(decision_id, None)
+
+
 def _unavailable(exc: Exception) -> problems.Unavailable:
     retry = getattr(exc, "retry_after", 1.0)
     return problems.Unavailable(f"not accepted now: {exc}", retry_after=max(1, math.ceil(retry)))
@@ -59,7 +81,7 @@ class Engine:
         self.ack_timeout_s = ack_timeout_s
         # Decisions made here, kept until their outcome: an outcome finds its decision without a
         # database read, and finds it even while the decision row is still in the spool.
-        self._recent: TTLCache = TTLCache(maxsize=recent_max, ttl=recent_ttl_s)
+        self._recent = RecentDecisions(recent_max, recent_ttl_s)
 
     # -- route and outcomes ---------------------------------------------------------------------
 
@@ -82,7 +104,10 @@ class Engine:
         except (Overloaded, WriteTimeout) as exc:
             self.router.abandon(decision.decision_id, decision.model_id)
             raise _unavailable(exc) from None
-        self._recent[decision.decision_id] = body
+        except BaseException:  # not acknowledged, whatever the reason: release its load
+            self.router.abandon(decision.decision_id, decision.model_id)
+            raise
+        self._recent.put(decision.decision_id, body)
         return {k: body[k] for k in ROUTE_FIELDS}
 
     def decision(self, decision_id: str) -> dict:
@@ -90,7 +115,7 @@ class Engine:
         try:
             found = store.get_decision(self.db, decision_id)
         except errors.DatabaseUnavailable:
-            if decision_id not in self._recent:
+            if self._recent.get(decision_id) is None:
                 raise
             found = None
         if found is not None:
@@ -100,14 +125,15 @@ class Engine:
             raise problems.NotFound(f"no decision {decision_id}")
         return {**known, "outcome": None}
 
-    def _decision(self, decision_id: str) -> dict:
+    def _decision(self, decision_id: str) -> tuple[dict, bool]:
+        """The decision and whether this process made it (and so counts it in flight)."""
         known = self._recent.get(decision_id)
         if known is not None:
-            return known
+            return known, True
         found = store.get_decision(self.db, decision_id)
         if found is None:
             raise problems.NotFound(f"no decision {decision_id}")
-        return found
+        return found, False
 
     def _outcome_row(self, decision: dict, outcome: dict) -> dict:
         return {
@@ -123,7 +149,7 @@ class Engine:
         }
 
     def record_outcome(self, decision_id: str, outcome: dict) -> dict:
-        decision = self._decision(decision_id)
+        decision, made_here = self._decision(decision_id)
         if decision.get("outcome"):
             raise problems.Conflict(f"decision {decision_id} already has an outcome")
         row = self._outcome_row(decision, outcome)
@@ -135,7 +161,7 @@ class Engine:
             raise problems.NotFound(f"no decision {decision_id}") from None
         except (Overloaded, WriteTimeout) as exc:
             raise _unavailable(exc) from None
-        self._learn(decision, row)
+        self._learn(decision, row, made_here)
         return self._with_outcome(decision, row)
 
     def record_outcomes(self, items: list[dict]) -> list[dict]:
@@ -144,24 +170,25 @@ class Engine:
         for item in items:
             decision_id = item["decision_id"]
             try:
-                decision = self._decision(decision_id)
+                decision, made_here = self._decision(decision_id)
                 if decision.get("outcome"):
                     raise problems.Conflict("already has an outcome")
                 row = self._outcome_row(decision, item)
-                pending.append((len(results), decision, row, self.writer.submit([], [row])))
+                ticket = self.writer.submit([], [row])
+                pending.append((len(results), decision, made_here, row, ticket))
                 results.append({"decision_id": decision_id, "status": 202})
             except problems.Problem as exc:
                 results.append(
                     {"decision_id": decision_id, "status": exc.status, "detail": exc.detail}
                 )
-            except Overloaded as exc:
+            except (Overloaded, errors.DatabaseError) as exc:  # this item only; go on
                 results.append({"decision_id": decision_id, "status": 503, "detail": str(exc)})
         deadline = time.monotonic() + self.ack_timeout_s  # one budget for the whole batch
-        for index, decision, row, ticket in pending:
-            results[index] = self._settle(ticket, decision, row, deadline)
+        for index, decision, made_here, row, ticket in pending:
+            results[index] = self._settle(ticket, decision, made_here, row, deadline)
         return results
 
-    def _settle(self, ticket, decision: dict, row: dict, deadline: float) -> dict:
+    def _settle(self, ticket, decision: dict, made_here: bool, row: dict, deadline: float) -> dict:
         decision_id = decision["decision_id"]
         try:
             # never wait(0): a timed-out wait withdraws rows the writer has not taken yet
@@ -170,16 +197,19 @@ class Engine:
             return {"decision_id": decision_id, "status": 409, "detail": "already has an outcome"}
         except UnknownDecision:
             return {"decision_id": decision_id, "status": 404, "detail": "no such decision"}
-        except WriteTimeout as exc:
-            return {"decision_id": decision_id, "status": 503, "detail": str(exc)}
-        self._learn(decision, row)
+        except Exception as exc:  # every ticket is awaited; one failure answers for itself
+            log.warning("outcome of %s not stored: %s", decision_id, type(exc).__name__)
+            return {"decision_id": decision_id, "status": 503, "detail": "not stored, retry"}
+        self._learn(decision, row, made_here)
         return {"decision_id": decision_id, "status": 201}
 
-    def _learn(self, decision: dict, row: dict) -> None:
-        self._recent.pop(decision["decision_id"], None)
+    def _learn(self, decision: dict, row: dict, made_here: bool) -> None:
+        self._recent.pop(decision["decision_id"])
         args = (decision["model_id"], row["success"], float(row["latency_ms"]))
-        if not self.router.record_outcome(decision["decision_id"], *args):
-            # decided by another host (or expired here): learn, with no load to release
+        if not self.router.record_outcome(decision["decision_id"], *args) and not made_here:
+            # decided by another host or an earlier process: learn, with no load to release
+            # (a decision made here that is no longer in flight expired or was reconciled, and
+            # was learned then)
             self.router.record_outcome(None, *args)
 
     def fetch_outcomes(self, decision_ids: list[str]) -> dict[str, tuple[bool, float]]:

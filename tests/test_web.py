@@ -590,3 +590,25 @@ def test_quiet_minutes_before_the_first_request_are_trimmed():
     assert (
         len(series.trim_quiet_start({"requests_per_min": [0] * 60}, 15)["requests_per_min"]) == 15
     )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/dashboard\n/x",
+        "/ /evil",
+    ],
+)
+def test_login_never_redirects_off_site(web, keys, target):
+    response = login(web, keys["viewer"], target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_login_follows_a_same_site_next(web, keys):
+    response = login(web, keys["viewer"], "/dashboard/models")
+    assert response.headers["Location"] == "/dashboard/models"

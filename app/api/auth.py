@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from flask import Flask, current_app, g, request
 
 from app.db import store
@@ -118,6 +119,9 @@ class KeyRing:
         self.clock = clock
         self._cache: dict[str, tuple[str, str, float]] = {}  # key id -> (hash, role, expires)
         self._refreshing: set[str] = set()
+        # ids that named no key: a flood of made-up keys costs one database read per id, not
+        # one per request (bounded, short-lived: a key created meanwhile works within ttl_s)
+        self._unknown: TTLCache = TTLCache(maxsize=10_000, ttl=ttl_s, timer=clock)
         self._lock = threading.Lock()
 
     def create(self, role: str, label: str | None = None) -> tuple[dict, str]:
@@ -144,6 +148,8 @@ class KeyRing:
         now = self.clock()
         with self._lock:
             entry = self._cache.get(key_id)
+            if entry is None and key_id in self._unknown:
+                return None
         if entry is None or now - entry[2] > MAX_STALE_S:
             entry = self._load(key_id)
             if entry is None:
@@ -160,6 +166,8 @@ class KeyRing:
         with self._lock:
             if row is None or row.get("revoked_at"):
                 self._cache.pop(key_id, None)
+                if row is None:
+                    self._unknown[key_id] = True
                 return None
             entry = self._cache[key_id] = (row["key_hash"], row["role"], self.clock() + self.ttl_s)
         return entry

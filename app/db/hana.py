@@ -164,6 +164,7 @@ class HanaBackend:
     ) -> list[dict] | int:
         """Run one statement. With a per-connection `cache` (the pool's) the statement is
         prepared once per connection and executed with executeprepared from then on."""
+        cursor = None
         try:
             if cache is not None:
                 cursor, names = self._prepared(conn, sql, cache)
@@ -180,7 +181,7 @@ class HanaBackend:
         except Exception as exc:
             raise self.translate(exc) from exc
         finally:
-            if cache is None:
+            if cache is None and cursor is not None:
                 cursor.close()
 
     def executemany(self, conn, sql: str, rows: list, cache: dict | None = None) -> int:

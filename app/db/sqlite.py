@@ -121,7 +121,11 @@ class SqliteBackend:
         if cursor.description is None:
             return cursor.rowcount
         columns = [d[0].lower() for d in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        try:  # rows are computed while fetched: the time limit can strike here too
+            rows = cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise self.translate(exc, conn) from exc
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def executemany(
         self, conn: RouterConnection, sql: str, rows: list, cache: dict | None = None
@@ -167,6 +171,7 @@ class SqliteBackend:
             return errors.TransientError(text)
         if (
             "unable to open" in lowered
+            or "disk is full" in lowered
             or "disk i/o" in lowered
             or "closed database" in lowered
             or "malformed" in lowered

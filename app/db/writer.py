@@ -428,6 +428,8 @@ class Writer:
             )
             for ticket in tickets:
                 ticket._settle(None, errors.DatabaseUnavailable(f"database down, spool: {exc}"))
+            if self.figures.spool_depth == 0:
+                self._spooling = False  # nothing is spooled: the next batch tries the database
             return
         for ticket, error in zip(tickets, results, strict=True):
             if error is None:
@@ -620,6 +622,10 @@ def _transaction(db, acquire_timeout: float) -> Iterator[Any]:
                 raise
             db.backend.commit(conn)
     except PoolError as exc:
+        if db.pool.stats()["active"] > 0:
+            # connections exist and are all lent out: the pool is busy, not the database down;
+            # a transient error is retried within the batch's deadline before any spooling
+            raise errors.TransientError(f"pool busy: {exc}") from exc
         raise errors.DatabaseUnavailable(str(exc)) from exc
 
 

@@ -14,6 +14,7 @@ import hmac
 import logging
 import secrets
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -169,9 +170,20 @@ def _local_path() -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after login (no open redirect)."""
+    """Only same-site paths are followed after login (no open redirect).
+
+    Browsers and Werkzeug drop tabs and newlines from a Location ("/\t/evil" becomes
+    "//evil", another site), so any control character or space refuses the target, and what
+    remains must parse as a path with no scheme and no host.
+    """
+    fallback = url_for("web.overview")
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("web.overview")
+        return fallback
+    if any(ch <= " " or ch == "\x7f" for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
     return target
 
 
