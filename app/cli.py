@@ -11,6 +11,7 @@ import sys
 from contextlib import contextmanager
 
 from app.config import ConfigError, load_config
+from app.logs import configure_cli_logging
 
 log = logging.getLogger("app.cli")
 
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    configure_cli_logging()
     args = build_parser().parse_args(argv)
     try:
         config = load_config()

@@ -33,17 +33,23 @@ class JsonFormatter(logging.Formatter):
 _HANDLER_NAME = "model-router"
 
 
-def _is_pytest_handler(handler: logging.Handler) -> bool:
-    """pytest's capture handlers (caplog) must survive an app factory run in a test."""
-    return type(handler).__module__.startswith("_pytest")
+def configure_cli_logging() -> None:
+    """Plain lines for the CLI's own messages; `serve` then replaces this same handler with the
+    app's (configure_logging), so no line is printed twice."""
+    handler = logging.StreamHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
 
 
 def configure_logging(config) -> None:
     """Install one handler on the root logger (idempotent: app factories run many times)."""
     root = logging.getLogger()
     root.setLevel(config["log.level"])
-    for handler in list(root.handlers):  # ours from an earlier app, or the CLI's basicConfig
-        if handler.get_name() == _HANDLER_NAME or not _is_pytest_handler(handler):
+    for handler in list(root.handlers):  # ours, from an earlier app or the CLI
+        if handler.get_name() == _HANDLER_NAME:
             root.removeHandler(handler)
     handler = logging.StreamHandler()
     handler.set_name(_HANDLER_NAME)

@@ -8,11 +8,9 @@ does. `Client` is a small JSON client over one keep-alive connection (one per th
 `TcpProxy` is a stoppable loopback TCP proxy (after psycopg_pool's tests/fix_proxy.py): a real
 network fault between a client and its server. `stored_ids` reads what the server committed.
 
-Run as a script, this file is the server's entry point: `app.cli.main(argv)` with the database
-backend taken from `app.db.faults.from_environment` when MODEL_ROUTER_FAULT_FLAG names a flag
-file, so a test switches the server's database off and on by creating and removing that file.
-Once `app.db.database.make_backend` consults `faults.from_environment` itself, the wrapper below
-is a no-op and the script is plain `model-router serve`.
+Run as a script, this file is plain `model-router`: `app.db.database.make_backend` takes the
+fault-injecting backend when MODEL_ROUTER_FAULT_FLAG names a flag file, so a test switches the
+server's database off and on by creating and removing that file.
 """
 
 from __future__ import annotations
@@ -508,20 +506,7 @@ class TcpProxy:
 # -- the server's entry point ----------------------------------------------------------------------
 
 
-def _serve(argv: list[str]) -> int:
-    """`app.cli.main(argv)` with the fault-injecting backend when the environment asks for it."""
-    from app.db import database, faults
-
-    ordinary = database.make_backend
-
-    def make_backend(config):
-        return faults.from_environment(config) or ordinary(config)
-
-    database.make_backend = make_backend
-    from app.cli import main
-
-    return main(argv)
-
-
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1:]))
+    from app.cli import main  # make_backend picks the fault backend from MODEL_ROUTER_FAULT_FLAG
+
+    sys.exit(main(sys.argv[1:]))

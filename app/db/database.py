@@ -121,9 +121,10 @@ class Database:
             yield conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One write transaction: commit on success, roll back on any exception."""
-        with self.connection() as conn:
+    def transaction(self, timeout: float | None = None) -> Iterator[Any]:
+        """One write transaction: commit on success, roll back on any exception; the borrow
+        waits at most `timeout` (default: the pool's)."""
+        with self.connection(timeout) as conn:
             self.backend.begin(conn)
             try:
                 yield conn

@@ -24,7 +24,6 @@ Overloaded at once (with retry_after), never blocks. Every wait has a timeout.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -35,6 +34,7 @@ from typing import Any, TypeVar
 from app.db import errors
 from app.db.pool import PoolError
 from app.db.spool import Spool, SpoolEntry, SpoolError
+from app.db.sqlfiles import to_qmark
 from app.db.store import decisions as store
 from app.db.store._common import db_time
 from app.ids import new_decision_id
@@ -596,37 +596,28 @@ class WriterStats:
 INSERT_DECISION = "insert-decision"
 GET_DECISION = "get-decision"
 GET_OUTCOME = "get-outcome"
-_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_LITERAL = re.compile(r"'(?:[^']|'')*'")
 
 
 def required_keys(db, query: str) -> frozenset[str]:
     """The named parameters of a query: the keys every row bound to it must carry (none known
     while the dialect lacks the query; the first write then fails and says so)."""
-    return frozenset(_PARAM.findall(_LITERAL.sub("''", db.backend.sql.queries.get(query, ""))))
+    return frozenset(to_qmark(db.backend.sql.queries.get(query, ""))[1])
 
 
 @contextmanager
 def _transaction(db, acquire_timeout: float) -> Iterator[Any]:
-    """Database.transaction() with a bounded borrow: commit on success, roll back on error."""
+    """db.transaction() with a bounded borrow, telling a busy pool from a database that is down.
+
+    A borrow that timed out while connections exist and are all lent out is a busy pool: a
+    transient error, retried within the batch's deadline before any spooling.
+    """
     try:
-        with db.pool.connection(acquire_timeout) as conn:
-            db.backend.begin(conn)
-            try:
-                yield conn
-            except BaseException:
-                try:
-                    db.backend.rollback(conn)
-                except Exception:  # the pool discards a connection it cannot reset
-                    log.warning("writer: rollback failed on %s", db.backend.describe())
-                raise
-            db.backend.commit(conn)
-    except PoolError as exc:
-        if db.pool.stats()["active"] > 0:
-            # connections exist and are all lent out: the pool is busy, not the database down;
-            # a transient error is retried within the batch's deadline before any spooling
+        with db.transaction(acquire_timeout) as conn:
+            yield conn
+    except errors.DatabaseUnavailable as exc:
+        if isinstance(exc.__cause__, PoolError) and db.pool.stats()["active"] > 0:
             raise errors.TransientError(f"pool busy: {exc}") from exc
-        raise errors.DatabaseUnavailable(str(exc)) from exc
+        raise
 
 
 def _refuse_repeats(
