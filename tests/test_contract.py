@@ -141,19 +141,25 @@ def test_model_health_is_the_last_15_minutes(bdb, scenario):
 def test_minute_view_matches_raw_rows(bdb, scenario):
     """V_ROUTING_MINUTELY_1H: the last 60 whole minutes including the current one, per minute
     of decision; counts and exact nearest-rank percentiles equal the raw rows' exactly."""
-    start = floor_minute(datetime.now(UTC)) - timedelta(minutes=59)
-    add_decisions(
-        bdb,
-        scenario,
-        [  # the window's first instant is in, the one before is out; ties and a pending outcome
-            {"decided_at": start, "latency_ms": 7.0, "cache_hit": True},
-            {"decided_at": start - timedelta(microseconds=1), "latency_ms": 9.0},
-            {"decided_at": start + timedelta(seconds=1), "latency_ms": 7.0, "success": False},
-            {"decided_at": start + timedelta(seconds=2), "latency_ms": None, "cache_hit": True},
-        ],
-        "ct-minute-edges",
-    )
-    rows, now = stable_minute(lambda _: store.list_minute_metrics(bdb))
+
+    def edges_then_read(now):
+        # the edges are placed and read within one minute: a window that moved on between the
+        # two would leave the first-instant rows out
+        start = floor_minute(now) - timedelta(minutes=59)
+        add_decisions(
+            bdb,
+            scenario,
+            [  # the window's first instant is in, the one before out; ties, a pending outcome
+                {"decided_at": start, "latency_ms": 7.0, "cache_hit": True},
+                {"decided_at": start - timedelta(microseconds=1), "latency_ms": 9.0},
+                {"decided_at": start + timedelta(seconds=1), "latency_ms": 7.0, "success": False},
+                {"decided_at": start + timedelta(seconds=2), "latency_ms": None, "cache_hit": True},
+            ],
+            f"ct-minute-edges-{now:%H%M%S%f}",  # a batch id per attempt
+        )
+        return store.list_minute_metrics(bdb)
+
+    rows, now = stable_minute(edges_then_read)
     since = floor_minute(now) - timedelta(minutes=59)
     assert rows == minute_metrics(scenario, since)
     assert len(rows) >= 10 and all(r["decisions"] >= r["outcomes"] for r in rows)
