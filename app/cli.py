@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="model-router", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply migrations and redeploy views and procedures")
-    serve = sub.add_parser("serve", help="serve the API with gunicorn")
+    serve = sub.add_parser("serve", help="serve the API with granian")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     sub.add_parser(

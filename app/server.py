@@ -1,73 +1,85 @@
-"""Production server: gunicorn, one worker process per host with many threads.
+"""Production server: granian, one worker process per host with a pool of WSGI threads.
+
+granian parses HTTP/1.1 (and HTTP/2) and writes responses in Rust threads that do not hold the
+GIL; only the WSGI call runs Python. Behind one interpreter's GIL, that is what makes the hot
+path (route + outcome) fast: gunicorn's pure-Python HTTP handling cost a third of the worker's
+CPU (docs/PERFORMANCE_BENCHMARKS.md).
 
 One process per host keeps the in-memory load counters, cooldowns and learned health exact (an
 outcome always reaches the process that made its decision); threads give concurrency, and more
-hosts behind a load balancer give scale (DESIGN §7). SIGTERM makes gunicorn stop accepting,
-finish requests in flight within graceful_timeout, and then the worker's exit hook drains the
-writer.
+hosts behind a load balancer give scale (DESIGN §7). The master process only supervises: it
+restarts a worker that died, and on SIGTERM (or SIGINT) it tells the worker to stop. The worker
+stops accepting, finishes the requests it has, then drains the writer (Services.stop, run as a
+multiprocessing exit finalizer: the worker process ends through multiprocessing, which runs
+finalizers and not atexit). A worker that has not ended within graceful_timeout_s is killed; the
+rows it acknowledged are already durable.
 """
 
 from __future__ import annotations
 
+import multiprocessing.util
 import os
+from functools import partial
 
-from gunicorn.app.base import BaseApplication
+THREADS_PER_CORE = 16
+# granian's own lines (worker started, stopped, killed) go through the root logger, so they get
+# our format and request-id filter like every other line.
+_LOGGING = {
+    "loggers": {
+        "_granian": {"handlers": [], "propagate": True},
+        "granian.access": {"handlers": [], "propagate": True},
+    }
+}
 
 
-def _supported(options: dict) -> dict:
-    """Drop options this gunicorn does not know (control_socket_disable came in 23.x+)."""
-    from gunicorn.config import KNOWN_SETTINGS
-
-    known = {setting.name for setting in KNOWN_SETTINGS}
-    return {k: v for k, v in options.items() if k in known}
+def threads(config) -> int:
+    """WSGI threads of the worker: the setting, or 16 per core (0). A request holds its thread
+    while it waits for the group commit, so there are many more threads than cores."""
+    return config["server.threads"] or THREADS_PER_CORE * (os.cpu_count() or 1)
 
 
-def gunicorn_options(config, host: str, port: int) -> dict:
-    cores = os.cpu_count() or 1
-    threads = config["server.threads"] or 8 * cores
+def granian_options(config, host: str, port: int) -> dict:
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+
+    pool = threads(config)
     return {
-        "bind": f"{host}:{port}",
+        "address": host,
+        "port": port,
+        "interface": Interfaces.WSGI,
         "workers": 1,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": config["server.timeout_s"],
-        "graceful_timeout": config["server.graceful_timeout_s"],
-        "keepalive": 5,
-        # gunicorn's heartbeat file: on a container's overlay filesystem it can stall the worker
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "blocking_threads": pool,
         "backlog": 2048,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": config["log.level"].lower(),
-        "worker_exit": _worker_exit,
-        # gunicorn 27's control socket lives at $HOME/.gunicorn/gunicorn.ctl: two servers on one
-        # host would unlink each other's; we do not use it
-        "control_socket_disable": True,
+        # granian's backpressure counts accepted connections (a kept-alive idle connection
+        # holds its place), not requests: it is the worker's connection budget. Requests beyond
+        # the threads wait inside; the writer's bounded queue answers 503 long before memory
+        # matters.
+        "backpressure": config["server.max_connections"],
+        # a request's headers must arrive within this time; a slow or stalled client holds no
+        # thread meanwhile (granian reads headers in Rust, before any WSGI thread is involved)
+        "http1_settings": HTTP1Settings(header_read_timeout=config["server.timeout_s"] * 1000),
+        "workers_kill_timeout": config["server.graceful_timeout_s"],
+        "respawn_failed_workers": True,
+        "log_level": config["log.level"].lower(),
+        "log_dictconfig": _LOGGING,
+        "log_access": False,
     }
 
 
-def _worker_exit(server, worker) -> None:
-    app = getattr(worker, "wsgi", None)
-    services = getattr(app, "extensions", {}).get("router") if app is not None else None
-    if services is not None:
-        services.stop()
+def load_app(overrides: dict | None = None):
+    """Build the app in the worker process, and drain its writer when the worker ends."""
+    from app import create_app
 
-
-class RouterServer(BaseApplication):
-    def __init__(self, options: dict, overrides: dict | None = None) -> None:
-        self.options = options
-        self.overrides = overrides
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        from app import create_app
-
-        return create_app(self.overrides)
+    app = create_app(overrides)
+    services = app.extensions["router"]
+    # Runs when the worker's target returns (after granian stopped serving) and on a normal
+    # interpreter exit of the worker; priority before multiprocessing's own finalizers.
+    multiprocessing.util.Finalize(None, services.stop, exitpriority=100)
+    return app
 
 
 def serve(config, host: str, port: int, overrides: dict | None = None) -> None:
-    RouterServer(_supported(gunicorn_options(config, host, port)), overrides).run()
+    from granian.server import Server
+
+    server = Server("app:create_app", **granian_options(config, host, port))
+    server.serve(target_loader=partial(load_app, overrides), wrap_loader=False)

@@ -110,7 +110,7 @@ class Services:
             return
         self.started = False
         self.background.stop()
-        # within gunicorn's graceful window, part of which requests in flight already used;
+        # within the server's graceful window, part of which requests in flight already used;
         # acknowledged rows are durable either way, this drains what is still queued
         self.writer.stop(timeout=self.config["server.graceful_timeout_s"] / 2)
         self.alerts.stop()

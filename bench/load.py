@@ -1,6 +1,6 @@
 """Load benchmark: route+outcome pairs per second through the real server, open loop.
 
-The server is `model-router serve` with the production options of app/server.py (gunicorn, one
+The server is `model-router serve` with the production options of app/server.py (granian, one
 gthread worker, 8 threads per core, the default writer and pool settings, background loops on)
 on a migrated SQLite database with a seeded catalog, started by tests/server_process.py. The load
 comes from bench/loadgen.py in a separate process (asyncio, HTTP/1.1 keep-alive), one run per

@@ -15,8 +15,8 @@ on the same connection.
   are reused; at most --connections are open.
 - burst: every pair is started at once (--pairs requests in flight together) over at most
   --connections connections, to overload the server's threads and writer queue. Keep the
-  connections within what the server can hold (gunicorn's worker_connections, 1000, plus its
-  listen backlog): beyond that the kernel drops or resets connections before gunicorn sees them.
+  connections within what the server can hold (server.max_connections, 1024, plus its listen
+  backlog): beyond that the kernel drops or resets connections before the server sees them.
 
 Every request has a deadline (--timeout). The JSON written to --out holds the status counts and
 latency percentiles per endpoint, errors by kind, 503s that lacked Retry-After, and the ids of
@@ -155,8 +155,8 @@ class LoadGenerator:
     # -- one pair ---------------------------------------------------------------------------------
 
     async def _connection(self) -> Connection:
-        # A connection idle for IDLE_S may be closing on the server's side (gunicorn's
-        # keepalive is 5 s): a request sent into that close is never read, so do not reuse it.
+        # A connection idle for IDLE_S may be closing on the server's side: a request sent
+        # into that close is never read, so do not reuse it.
         now = asyncio.get_running_loop().time()
         while self._idle:
             conn = self._idle.pop()

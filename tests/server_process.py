@@ -1,10 +1,10 @@
 """The real server in a subprocess, for the durability tests and the load benchmark.
 
 `seed(folder)` builds what a deployed server finds: a SQLite database migrated by the real
-migrations, a catalog and API keys. `ServerProcess` starts `model-router serve` (gunicorn with the
+migrations, a catalog and API keys. `ServerProcess` starts `model-router serve` (granian with the
 production options of app/server.py) on a free loopback port in a process group of its own, so a
-test can kill -9 the whole group, or send SIGTERM to gunicorn's master alone as an orchestrator
-does. `Client` is a small JSON client over one keep-alive connection (one per thread).
+test can kill -9 the whole group, or send SIGTERM to the server's master process alone as an
+orchestrator does. `Client` is a small JSON client over one keep-alive connection (one per thread).
 `TcpProxy` is a stoppable loopback TCP proxy (after psycopg_pool's tests/fix_proxy.py): a real
 network fault between a client and its server. `stored_ids` reads what the server committed.
 
@@ -228,14 +228,14 @@ class ServerProcess:
         return self.proc.pid
 
     def workers(self) -> list[int]:
-        """Pids of gunicorn's worker processes (children of the master)."""
+        """Pids of the server's worker processes (children of the master)."""
         return [pid for pid, ppid in _processes() if ppid == self.pid]
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def terminate(self) -> None:
-        """SIGTERM to gunicorn's master only (the worker hears it from the master)."""
+        """SIGTERM to the master process only (the worker hears it from the master)."""
         os.kill(self.pid, signal.SIGTERM)
 
     def wait(self, timeout: float) -> int:
@@ -348,7 +348,7 @@ class Client:
 
     Raises OSError or http.client.HTTPException when the server does not answer; the connection
     is then closed, and the next request opens a new one. A connection idle for IDLE_S is not
-    reused: gunicorn closes idle ones after its keepalive (5 s), and a request sent into that
+    reused: the server may close an idle one at any moment, and a request sent into that
     close would fail without the server ever reading it.
     """
 

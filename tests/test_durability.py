@@ -1,6 +1,6 @@
 """Nothing acknowledged is ever lost: the real server, real signals, real sockets, exact counts.
 
-Each test starts `model-router serve` (gunicorn, one worker, many threads; tests/server_process.py)
+Each test starts `model-router serve` (granian, one worker, many threads; tests/server_process.py)
 on a migrated SQLite database with a seeded catalog, drives it over loopback HTTP, and afterwards
 reads the database file itself. A decision is acknowledged when /route answered 200 with its
 decision_id, an outcome when /outcome answered 201. The invariants:
@@ -329,7 +329,7 @@ def test_readiness_reports_the_outage_at_once(seeded, servers):
 
 def test_10000_concurrent_requests_get_200_or_503_and_nothing_acknowledged_is_lost(seeded, servers):
     """10,000 route+outcome pairs started at once (bench/loadgen.py in its own process, over
-    1,000 connections: gunicorn's worker_connections) against 8 threads and a writer queue of 4
+    1,000 connections, within server.max_connections) against 8 threads and a writer queue of 4
     rows: every request is answered 200/201 or 503 with Retry-After, none hangs, and the
     database holds exactly the acknowledged rows."""
     pairs = 10_000
@@ -370,7 +370,7 @@ def test_10000_concurrent_requests_get_200_or_503_and_nothing_acknowledged_is_lo
 
 @pytest.mark.parametrize("writing_to", ["database", "spool"])
 def test_sigterm_stops_intake_drains_the_writer_and_exits_0(seeded, servers, writing_to):
-    """SIGTERM to gunicorn's master under load: the worker finishes what it took, the exit hook
+    """SIGTERM to the server's master under load: the worker finishes what it took, the exit hook
     drains the writer, the master exits 0 within the graceful timeout. During an outage the
     drained rows stay in the spool (the log line names exactly the spool's depth) and the next
     start replays them."""

@@ -1,4 +1,4 @@
-"""End to end: the real server process (`model-router serve`, gunicorn) over real HTTP.
+"""End to end: the real server process (`model-router serve`, granian) over real HTTP.
 
 register -> auto-assign -> route -> outcome -> analytics, with the analytics checked against
 what was sent; then the README's curl walkthrough, run as written. The server is always
@@ -112,7 +112,7 @@ def _wait_ready(http: Http, process, log_path: Path) -> None:
 
 
 def _stop(process) -> None:
-    """SIGTERM (gunicorn drains), then SIGKILL to the process group it started in."""
+    """SIGTERM (the server drains), then SIGKILL to the process group it started in."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:

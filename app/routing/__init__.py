@@ -1,6 +1,6 @@
 """Route decisions: which model serves each request of each agent.
 
-Process model: the service runs ONE gunicorn worker process per host with many threads
+Process model: the service runs ONE worker process per host (granian) with many threads
 (app/server.py), and more hosts behind a load balancer for scale (DESIGN §7). All state here (in
 flight counts, EWMA latency, success posteriors, cooldowns, the ranking cache) is in process
 memory, and it is exact because the process that makes a decision is the only one on its host
