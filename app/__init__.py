@@ -14,6 +14,7 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app: defaults < config file < environment < `config` (dotted names)."""
+    from app.api.hot_path import HotPath
     from app.config import load_config
     from app.logs import configure_logging, install_request_ids
     from app.problems import register_error_handlers
@@ -29,6 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     install_request_ids(app)
     _register_blueprints(app)
+    # after the routes (it reads their declarations), before any thread starts
+    app.wsgi_app = HotPath(app, app.wsgi_app)
     services.start()
     return app
 

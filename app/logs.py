@@ -1,17 +1,45 @@
-"""Logging set-up: plain or JSON lines, each with the request id when there is one."""
+"""Logging set-up: plain or JSON lines, each with the request id when there is one.
+
+The request id lives in a context variable rather than in flask.g, so that the lines of requests
+served without a Flask request context (app.api.hot_path) carry it too.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+import uuid
+from contextvars import ContextVar, Token
 
-from flask import g, has_request_context
+from flask import g
+
+_WELL_FORMED_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_request_id: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+def request_id_for(given: str | None) -> str:
+    """The caller's X-Request-Id when it is well-formed, else a new one.
+
+    fullmatch, not `^...$`: `$` also matches before a final newline, and a header value with a
+    newline cannot be echoed (Werkzeug refuses it, which turned the request into a 500).
+    """
+    return given if given and _WELL_FORMED_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def bind_request_id(request_id: str) -> Token:
+    """Make `request_id` the one log lines carry until `unbind_request_id(token)`."""
+    return _request_id.set(request_id)
+
+
+def unbind_request_id(token: Token) -> None:
+    _request_id.reset(token)
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = _request_id.get()
         return True
 
 
@@ -66,20 +94,22 @@ def configure_logging(config) -> None:
 
 
 def install_request_ids(app) -> None:
-    """Every response carries X-Request-Id (the caller's, when well-formed, else a new one)."""
-    import re
-    import uuid
-
+    """Every response carries X-Request-Id (the caller's, when well-formed, else a new one), and
+    the request's log lines carry it from its before_request hook to the teardown."""
     from flask import request
-
-    well_formed = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
     @app.before_request
     def _assign_request_id() -> None:
-        given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if well_formed.match(given) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get("X-Request-Id"))
+        g.request_id_token = bind_request_id(g.request_id)
 
     @app.after_request
     def _echo_request_id(response):
         response.headers["X-Request-Id"] = g.get("request_id", "-")
         return response
+
+    @app.teardown_request
+    def _release_request_id(_exc) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            unbind_request_id(token)

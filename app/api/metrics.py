@@ -66,6 +66,7 @@ class ApiMetrics:
         )
         self.registry.register(ScrapeCollector(app))
         self._children: dict[tuple[str, str, str], tuple] = {}
+        self._decision_children: dict[tuple[str, str], object] = {}
 
     def children(self, method: str, route: str, status: str) -> tuple:
         """The (counter, histogram) of one label set, looked up once (labels() is costly)."""
@@ -77,6 +78,14 @@ class ApiMetrics:
                 self.latency.labels(method, route, status),
             )
         return found
+
+    def count_decision(self, decision: Mapping) -> None:
+        """One more decision for its model and strategy (children cached, as in `children`)."""
+        key = (str(decision["model_id"]), str(decision["strategy"]))
+        child = self._decision_children.get(key)
+        if child is None:
+            child = self._decision_children[key] = self.decisions.labels(*key)
+        child.inc()
 
 
 class ScrapeCollector:
@@ -197,7 +206,7 @@ def _observe(response: Response) -> Response:
 
 def count_decision(decision: Mapping) -> None:
     """Called by the route view for every decision it returns."""
-    _metrics().decisions.labels(str(decision["model_id"]), str(decision["strategy"])).inc()
+    _metrics().count_decision(decision)
 
 
 def install(app: Flask) -> None:
