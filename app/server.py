@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import multiprocessing.util
 import os
+import socket
+import sys
 from functools import partial
 
 THREADS_PER_CORE = 16
@@ -78,8 +80,36 @@ def load_app(overrides: dict | None = None):
     return app
 
 
-def serve(config, host: str, port: int, overrides: dict | None = None) -> None:
+def _server_class():
     from granian.server import Server
 
-    server = Server("app:create_app", **granian_options(config, host, port))
+    class RouterServer(Server):
+        """granian's server with the listening socket held by the master on Linux too.
+
+        On Linux granian gives each worker a socket of its own (SO_REUSEPORT): with our single
+        worker, a worker that dies takes the only listener with it, so until its replacement
+        is up, new connections are refused and those waiting in its queue are reset. Held by the
+        master (granian's way on the other platforms, inherited by the forked worker),
+        connections wait in the backlog through a respawn instead.
+        """
+
+        def _init_shared_socket(self):
+            if self.bind_uds or sys.platform != "linux":
+                return super()._init_shared_socket()
+            from granian.net import SocketSpec
+
+            # the two halves of granian's own method (server/common.py and server/mp.py)
+            # without the Linux short cut
+            self._ssp = None
+            self._shd = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            self._sfd = self._shd.get_fd()
+            self._sso = socket.socket(fileno=self._sfd)
+            self._sso.set_inheritable(True)
+            return None
+
+    return RouterServer
+
+
+def serve(config, host: str, port: int, overrides: dict | None = None) -> None:
+    server = _server_class()("app:create_app", **granian_options(config, host, port))
     server.serve(target_loader=partial(load_app, overrides), wrap_loader=False)

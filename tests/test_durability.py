@@ -23,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import random
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -247,6 +249,27 @@ def test_kill_9_mid_load_loses_nothing_acknowledged(seeded, servers, acknowledge
         assert f"writer: {spooled_at_kill} rows spooled by an earlier run" in second.log()
     else:
         assert spooled_at_kill == 0
+
+
+def test_a_killed_worker_is_replaced_and_loses_nothing_acknowledged(seeded, servers):
+    """kill -9 of the worker process alone (an OOM kill, a crash in native code) under load: the
+    master starts a new worker on the same socket, which serves again, and every acknowledged
+    row is in the database."""
+    server = servers(seeded).start()
+    (worker,) = server.workers()
+    traffic = Traffic(server).start()
+    traffic.wait_for_outcomes(200)
+    os.kill(worker, signal.SIGKILL)
+    replacement = wait_until(
+        lambda: [pid for pid in server.workers() if pid != worker], 20, "a new worker"
+    )
+    assert wait_until(lambda: server.ready()[0] == 200, 20, "ready after the respawn")
+    before = len(traffic.acked_outcomes)
+    wait_until(lambda: len(traffic.acked_outcomes) >= before + 100, 20, "outcomes after respawn")
+    traffic.stop()
+    assert server.running() and server.workers() == replacement
+    assert server.stop() == 0
+    assert_durable(seeded, traffic, exact=False)
 
 
 # -- outage ---------------------------------------------------------------------------------------
