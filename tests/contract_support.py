@@ -102,6 +102,19 @@ def nearest_rank(values: list[float], percent: int) -> float:
     return ordered[-(-percent * len(ordered) // 100) - 1]
 
 
+def bucket(latency_ms: float) -> int:
+    """The latency histogram's bucket (docs/ANALYTICS.md): ceil(ln(x) / ln(1.04)), -32768 under
+    0.001 ms."""
+    return -32768 if latency_ms < 0.001 else math.ceil(math.log(latency_ms) / math.log(1.04))
+
+
+def histogram_percentile(values: list[float], percent: int) -> float:
+    """What a histogram percentile must answer: the representative value 1.04^(b - 0.5) of the
+    bucket b holding the exact nearest-rank value (0 for bucket -32768)."""
+    b = bucket(nearest_rank(values, percent))
+    return 0.0 if b == -32768 else 1.04 ** (b - 0.5)
+
+
 def assert_percentile(estimate: float | None, exact: float) -> None:
     assert estimate is not None
     if exact == 0:

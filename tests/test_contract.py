@@ -6,6 +6,7 @@ SQLite always runs; HANA runs when HANA_TEST_URL is set and is skipped with that
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,13 +15,17 @@ from app.db import errors, store
 from app.ids import new_decision_id
 from tests.contract_support import (
     BACKENDS,
+    Scenario,
     add_decisions,
+    assert_percentile,
     assert_stats,
     backend_db,
     build_scenario,
     floor_hour,
     floor_minute,
+    histogram_percentile,
     minute_metrics,
+    nearest_rank,
     stable_hour,
     stable_minute,
 )
@@ -117,25 +122,104 @@ def test_top_pairs_match_raw_rows(bdb, scenario, limit):
         assert_stats(p, counts[(p["agent_id"], p["model_id"])])
 
 
-def test_model_health_is_the_last_15_minutes(bdb, scenario):
-    health = store.get_model_health(bdb)
-    since = datetime.now(UTC) - timedelta(minutes=15)  # recent rows are 1-10 minutes old
+def test_model_health_is_whole_minutes_from_the_minute_rollup(bdb, scenario):
+    """V_MODEL_HEALTH: decisions since the start of the minute 15 minutes ago (15 to 16 minutes),
+    from MODEL_METRICS_MINUTELY: counts, rate and mean latency exact, p95 the histogram's."""
+
+    def edges_then_read(now):
+        start = floor_minute(now) - timedelta(minutes=15)
+        add_decisions(
+            bdb,
+            scenario,
+            [  # the window's first instant is in, the one before out (a slow failure: it shows)
+                {"decided_at": start, "latency_ms": 7.0},
+                {
+                    "decided_at": start - timedelta(microseconds=1),
+                    "latency_ms": 90000.0,
+                    "success": False,
+                },
+                {"decided_at": start + timedelta(seconds=1), "latency_ms": 0.0, "success": False},
+            ],
+            f"ct-health-edges-{now:%H%M%S%f}",  # a batch id per attempt
+        )
+        return store.get_model_health(bdb)
+
+    health, now = stable_minute(edges_then_read)
+    since = floor_minute(now) - timedelta(minutes=15)
     assert set(health) == set(scenario.models)
     for model_id, h in health.items():
         raw = scenario.outcome_rows(since, model_id=model_id)
         assert h["window_minutes"] == 15 and h["status"] == "active"
-        item = {
-            **h,
-            "tokens_in": sum(r["tokens_in"] or 0 for r in raw),
-            "tokens_out": sum(r["tokens_out"] or 0 for r in raw),
-            "p50_latency_ms": None,
-            "p99_latency_ms": None,
-        }
-        if raw:  # exact nearest rank on raw rows: within any bound, so the shared check applies
-            latencies = sorted(r["latency_ms"] for r in raw)
-            item["p50_latency_ms"] = latencies[-(-50 * len(raw) // 100) - 1]
-            item["p99_latency_ms"] = latencies[-(-99 * len(raw) // 100) - 1]
-        assert_stats(item, raw)
+        n, ok = len(raw), sum(1 for r in raw if r["success"])
+        assert (h["requests"], h["successes"], h["failures"]) == (n, ok, n - ok)
+        if not raw:
+            assert h["success_rate"] is h["avg_latency_ms"] is h["p95_latency_ms"] is None
+            continue
+        latencies = [r["latency_ms"] for r in raw]
+        assert h["success_rate"] == pytest.approx(ok / n, rel=1e-12)
+        assert h["avg_latency_ms"] == pytest.approx(math.fsum(latencies) / n, rel=1e-9)
+        assert h["p95_latency_ms"] == pytest.approx(histogram_percentile(latencies, 95), rel=1e-9)
+        assert_percentile(h["p95_latency_ms"], nearest_rank(latencies, 95))
+    assert health[scenario.models[3]]["requests"] == 0  # the idle model
+
+
+def test_alert_windows_are_whole_minutes_from_the_minute_rollup(bdb):
+    """error_rate, no_traffic and p95_latency_ms of a rule count the decisions since the start of
+    the minute WINDOW_MINUTES ago, from MODEL_METRICS_MINUTELY; older outcomes do not count."""
+    store.create_model(
+        bdb, {"id": "aw-model", "endpoint": "http://x", "context_window": 1, "max_concurrency": 1}
+    )
+    store.create_agent(bdb, {"id": "aw-agent"})
+    scenario = Scenario(["aw-model"], ["aw-agent"], {})
+    for metric in ("no_traffic", "error_rate", "p95_latency_ms"):
+        store.put_alert_rule(
+            bdb,
+            {
+                "rule_id": f"aw-{metric}",
+                "metric": metric,
+                "comparator": "gt",
+                "threshold": -1.0,  # any observation breaches, so each one is reported
+                "window_minutes": 5,
+                "min_samples": 1,
+                "severity": "info",
+                "model_id": "aw-model",
+            },
+        )
+
+    def edges_then_evaluate(now):
+        start = floor_minute(now) - timedelta(minutes=5)
+        add_decisions(
+            bdb,
+            scenario,
+            [
+                {"decided_at": start, "latency_ms": 100.0},
+                {
+                    "decided_at": start - timedelta(microseconds=1),
+                    "latency_ms": 9000.0,
+                    "success": False,
+                },
+                {
+                    "decided_at": start - timedelta(minutes=20),
+                    "latency_ms": 9000.0,
+                    "success": False,
+                },
+                {"decided_at": start + timedelta(seconds=1), "latency_ms": 200.0, "success": False},
+                {"decided_at": now - timedelta(seconds=1), "latency_ms": 300.0},
+            ],
+            f"ct-alert-edges-{now:%H%M%S%f}",
+        )
+        return store.evaluate_alerts(bdb)
+
+    opened, now = stable_minute(edges_then_evaluate)
+    observed = {a["rule_id"]: a["observed_value"] for a in opened if a["model_id"] == "aw-model"}
+    raw = scenario.outcome_rows(floor_minute(now) - timedelta(minutes=5))
+    assert [r["latency_ms"] for r in raw] == [100.0, 200.0, 300.0]
+    assert observed["aw-no_traffic"] == 3
+    assert observed["aw-error_rate"] == pytest.approx(1 / 3, rel=1e-12)
+    assert observed["aw-p95_latency_ms"] == pytest.approx(
+        histogram_percentile([100.0, 200.0, 300.0], 95), rel=1e-9
+    )
+    assert_percentile(observed["aw-p95_latency_ms"], 300.0)
 
 
 def test_minute_view_matches_raw_rows(bdb, scenario):
@@ -361,8 +445,10 @@ def test_alerts_open_once_and_resolve_when_cleared(bdb):
         ("default-utilization", "al-busy"),
     }
     assert got[("default-error-rate", "al-err")]["observed_value"] == pytest.approx(0.5)
-    slow = sorted(8000.0 + i for i in range(30))
-    assert got[("default-p95-latency", "al-slow")]["observed_value"] == slow[-(-95 * 30 // 100) - 1]
+    slow = [8000.0 + i for i in range(30)]  # the histogram's p95: within 2 % of the exact one
+    p95 = got[("default-p95-latency", "al-slow")]["observed_value"]
+    assert p95 == pytest.approx(histogram_percentile(slow, 95), rel=1e-9)
+    assert_percentile(p95, nearest_rank(slow, 95))
     assert all(a["state"] == "open" for a in opened)
     assert store.evaluate_alerts(bdb) == []  # no duplicates while the condition holds
     assert store.count_open_alerts(bdb) == {"critical": 1, "warning": 2}

@@ -12,6 +12,7 @@ while the database is down and after it returns.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,6 +139,51 @@ def test_purge_drops_old_raw_rows_and_keeps_rollups(db):
     again = store.purge_history(db, RETENTION_DAYS)
     assert (again["decisions"], again["outcomes"], again["load_snapshots"]) == (0, 0, 0)
     assert again["purge_id"] > result["purge_id"]
+
+
+def minute_starts(db) -> list[str]:
+    with sqlite3.connect(db.backend.path) as conn:
+        rows = conn.execute("SELECT DISTINCT MINUTE_START FROM MODEL_METRICS_MINUTELY")
+        return sorted(r[0] for r in rows)
+
+
+@pytest.mark.parametrize("days", [RETENTION_DAYS, 1])
+def test_purge_drops_minute_rollups_older_than_2_days_whatever_the_retention(db, days):
+    """MODEL_METRICS_MINUTELY serves only the live windows (at most 1440 minutes): the purge keeps
+    its last 2 days, even with a longer retention of raw rows; the result keeps its shape."""
+    now = datetime.now(UTC)
+    seed(db, now)  # outcomes 45, 31, 29 days and 2 hours old
+    kept = {  # and 47 hours old: inside the 2 days, older than 1 day
+        "decision_id": new_decision_id(),
+        "decided_at": now - timedelta(hours=47),
+        "agent_id": AGENT,
+        "model_id": MODELS[0],
+    }
+    store.save_routing_decisions(db, [kept])
+    store.save_metrics_batch(
+        db, [{"decision_id": kept["decision_id"], "success": True, "latency_ms": 5.0}]
+    )
+    before = minute_starts(db)
+
+    result = store.purge_history(db, days)
+
+    # no minute lies near the cutoff (now - 2 days): compare with our own clock
+    cutoff = (now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    recent = [m for m in before if m >= cutoff]
+    assert minute_starts(db) == recent
+    assert len(recent) < len(before)  # the 45-, 31- and 29-day-old minutes are gone
+    assert recent[0] == (now - timedelta(hours=47)).strftime("%Y-%m-%d %H:%M:00.000000")
+    assert set(result) == {
+        "purge_id",
+        "purged_at",
+        "retention_days",
+        "cutoff",
+        "decisions",
+        "outcomes",
+        "load_snapshots",
+        "alerts",
+        "outcome_batches",
+    }
 
 
 @pytest.mark.parametrize("days", [0, -1, 3651])

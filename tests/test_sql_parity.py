@@ -184,6 +184,62 @@ def test_hana_views_list_and_comment_every_column(db):
         conn.close()
 
 
+_WRITES = re.compile(
+    r"\b(?:INSERT\s+INTO|MERGE\s+INTO|DELETE\s+FROM|UPDATE)\s+([A-Za-z_][\w.]*)", re.IGNORECASE
+)
+
+
+def tables_written(text: str) -> set[str]:
+    """Tables a procedure inserts into, merges into, updates or deletes from (TEMP tables, the
+    SQLite twin's stand-in for table variables, left out)."""
+    names = {n.upper() for n in _WRITES.findall(strip_comments(text))}
+    return {n for n in names if n != "SET" and not n.startswith("TEMP.")}
+
+
+# Writes only one dialect needs: HANA takes row locks with a no-op UPDATE where SQLite's
+# BEGIN IMMEDIATE already serialises the writers.
+HANA_LOCK_ONLY = {"SP_ACTIVATE_ASSIGNMENT_RUN": {"AGENTS"}}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGS["sqlite"].procedures))
+def test_both_dialects_write_the_same_tables(name):
+    sqlite = tables_written(CATALOGS["sqlite"].procedures[name].text)
+    hana = tables_written(CATALOGS["hana"].procedures[name].text)
+    assert sqlite == hana - HANA_LOCK_ONLY.get(name, set()), name
+
+
+def test_outcomes_feed_every_rollup():
+    written = tables_written(CATALOGS["sqlite"].procedures["SP_APPLY_OUTCOMES"].text)
+    assert {
+        "OUTCOME_BATCHES",
+        "AGENT_MODEL_ASSIGNMENTS",
+        "MODEL_METRICS_HOURLY",
+        "MODEL_LATENCY_HOURLY",
+        "AGENT_MODEL_METRICS_HOURLY",
+        "AGENT_MODEL_LATENCY_HOURLY",
+        "MODEL_METRICS_MINUTELY",
+    } == written
+
+
+def test_roles_grant_what_the_hana_procedures_write():
+    """The procedures run with the caller's rights (SQL SECURITY INVOKER): ROUTER_APP needs each
+    privilege they use (MERGE: INSERT and UPDATE), e.g. on a table a new migration added."""
+    roles = strip_comments((SQL_ROOT / "hana" / "roles.sql").read_text())
+    granted: dict[str, set[str]] = {}
+    for privileges, table in re.findall(r"GRANT ([A-Z, ]+?) ON (\w+) TO ROUTER_APP;", roles):
+        granted.setdefault(table, set()).update(p.strip() for p in privileges.split(","))
+    writes = re.compile(r"\b(INSERT INTO|MERGE INTO|DELETE FROM|UPDATE)\s+(\w+)", re.IGNORECASE)
+    missing = set()
+    for name, procedure in CATALOGS["hana"].procedures.items():
+        for verb, table in writes.findall(strip_comments(procedure.text)):
+            kind = verb.split()[0].upper()
+            needed = {"INSERT", "UPDATE"} if kind == "MERGE" else {kind}
+            if table.upper() != "SET" and not needed <= granted.get(table, set()):
+                missing.add((name, table, kind))
+    assert missing == set()
+    assert granted["MODEL_METRICS_MINUTELY"] >= {"SELECT", "INSERT", "UPDATE", "DELETE"}
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_every_sql_file_opens_with_a_header_comment(dialect):
     for path in sql_files(dialect):
@@ -251,6 +307,7 @@ def test_migrations_create_the_same_tables_with_the_same_columns():
         "INFERENCE_METRICS",
         "MODEL_METRICS_HOURLY",
         "MODEL_LATENCY_HOURLY",
+        "MODEL_METRICS_MINUTELY",
         "LOAD_SNAPSHOTS",
         "ALERT_RULES",
         "ALERTS",

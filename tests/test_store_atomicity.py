@@ -54,6 +54,7 @@ def snapshot(db) -> dict:
         "hourly": store.list_hourly_model_metrics(
             db, datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC)
         ),
+        "health": store.get_model_health(db),  # the per-minute rollup
     }
 
 

@@ -73,7 +73,8 @@ def get_routing_analytics_24h(db) -> dict:
 
 def get_model_health(db) -> dict[str, dict]:
     """{model_id: {status, window_minutes, requests, successes, failures, success_rate,
-    avg_latency_ms, p95_latency_ms}} over the last 15 minutes (V_MODEL_HEALTH)."""
+    avg_latency_ms, p95_latency_ms}} for the decisions since the start of the minute 15 minutes
+    ago (V_MODEL_HEALTH, read from the per-minute rollup: p95 within 2 %, the rest exact)."""
     with reading(db) as conn:
         rows = db.query(conn, "get-model-health")
     return {

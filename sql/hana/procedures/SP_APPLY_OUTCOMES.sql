@@ -2,10 +2,11 @@
 -- Inputs:  p_batch_id - the BATCH_ID of INFERENCE_METRICS rows inserted earlier in the same
 --          transaction by the writer (store.save_metrics_batch).
 -- Returns: one row (BATCH_ID, OUTCOMES): how many outcomes were applied.
--- Set-based: the batch is read once into a table variable (with its hour and histogram bucket),
--- then one MERGE per target table from an aggregate of it; never a loop over rows.
--- Rollup hour = the hour of the decision (DECIDED_AT). Histogram bucket =
--- CEIL(LN(latency_ms) / LN(1.04)); latency < 0.001 ms -> bucket -32768.
+-- Set-based: the batch is read once into a table variable (with its hour, minute and histogram
+-- bucket), then one MERGE per target table from an aggregate of it; never a loop over rows.
+-- Rollup hour = the hour of the decision (DECIDED_AT), rollup minute (MODEL_METRICS_MINUTELY, for
+-- the live windows) = its minute. Histogram bucket = CEIL(LN(latency_ms) / LN(1.04));
+-- latency < 0.001 ms -> bucket -32768.
 -- Concurrency: two writers that MERGE the same new rollup key at once make the later INSERT
 -- fail with a unique violation (301); store.save_metrics_batch retries the whole transaction,
 -- which then takes the WHEN MATCHED branch.
@@ -32,6 +33,7 @@ BEGIN
                  COALESCE(m.TOKENS_IN, 0) AS TOKENS_IN,
                  COALESCE(m.TOKENS_OUT, 0) AS TOKENS_OUT,
                  SERIES_ROUND(m.DECIDED_AT, 'INTERVAL 1 HOUR', ROUND_DOWN) AS HOUR_START,
+                 SERIES_ROUND(m.DECIDED_AT, 'INTERVAL 1 MINUTE', ROUND_DOWN) AS MINUTE_START,
                  CASE WHEN m.LATENCY_MS < 0.001 THEN -32768
                       ELSE TO_INTEGER(CEIL(LN(m.LATENCY_MS) / LN(TO_DOUBLE(1.04)))) END AS BUCKET,
                  d.ASSIGNMENT_ID
@@ -85,6 +87,20 @@ BEGIN
    WHEN MATCHED THEN UPDATE SET SAMPLES = t.SAMPLES + s.SAMPLES
    WHEN NOT MATCHED THEN INSERT (HOUR_START, MODEL_ID, BUCKET, SAMPLES)
         VALUES (s.HOUR_START, s.MODEL_ID, s.BUCKET, s.SAMPLES);
+
+  MERGE INTO MODEL_METRICS_MINUTELY t
+  USING (SELECT MINUTE_START, MODEL_ID, BUCKET, COUNT(*) AS SAMPLES, SUM(SUCCESS) AS SUCCESSES,
+                SUM(LATENCY_MS) AS LATENCY_SUM_MS
+           FROM :batch
+          GROUP BY MINUTE_START, MODEL_ID, BUCKET) s
+     ON t.MINUTE_START = s.MINUTE_START AND t.MODEL_ID = s.MODEL_ID AND t.BUCKET = s.BUCKET
+   WHEN MATCHED THEN UPDATE SET
+        SAMPLES = t.SAMPLES + s.SAMPLES,
+        SUCCESSES = t.SUCCESSES + s.SUCCESSES,
+        LATENCY_SUM_MS = t.LATENCY_SUM_MS + s.LATENCY_SUM_MS
+   WHEN NOT MATCHED THEN INSERT
+        (MINUTE_START, MODEL_ID, BUCKET, SAMPLES, SUCCESSES, LATENCY_SUM_MS)
+        VALUES (s.MINUTE_START, s.MODEL_ID, s.BUCKET, s.SAMPLES, s.SUCCESSES, s.LATENCY_SUM_MS);
 
   MERGE INTO AGENT_MODEL_METRICS_HOURLY t
   USING (SELECT HOUR_START, AGENT_ID, MODEL_ID, COUNT(*) AS REQUESTS,

@@ -3,7 +3,8 @@
 --          transaction by the writer (store.save_metrics_batch).
 -- Returns: one row (BATCH_ID, OUTCOMES): how many outcomes were applied.
 -- Set-based: one statement per target table, each an INSERT ... SELECT ... GROUP BY with an
--- upsert; never a loop over rows. Rollup hour = the hour of the decision (DECIDED_AT).
+-- upsert; never a loop over rows. Rollup hour = the hour of the decision (DECIDED_AT), rollup
+-- minute (MODEL_METRICS_MINUTELY, for the live windows) = its minute.
 -- Histogram bucket = ceil(ln(latency_ms) / ln(1.04)); latency < 0.001 ms -> bucket -32768.
 -- Errors:  10001 p_batch_id is missing; 10007 the batch was applied before (a reused batch id
 --          would count its outcomes twice).
@@ -60,6 +61,21 @@ SELECT HOUR_START, MODEL_ID, BUCKET, COUNT(*)
  GROUP BY HOUR_START, MODEL_ID, BUCKET
     ON CONFLICT (HOUR_START, MODEL_ID, BUCKET) DO UPDATE
    SET SAMPLES = SAMPLES + excluded.SAMPLES;
+
+INSERT INTO MODEL_METRICS_MINUTELY (MINUTE_START, MODEL_ID, BUCKET, SAMPLES, SUCCESSES,
+                                    LATENCY_SUM_MS)
+SELECT MINUTE_START, MODEL_ID, BUCKET, COUNT(*), SUM(SUCCESS), SUM(LATENCY_MS)
+  FROM (SELECT substr(DECIDED_AT, 1, 16) || ':00.000000' AS MINUTE_START, MODEL_ID, SUCCESS,
+               LATENCY_MS,
+               CASE WHEN LATENCY_MS < 0.001 THEN -32768
+                    ELSE CAST(ceil(ln(LATENCY_MS) / ln(1.04)) AS INTEGER) END AS BUCKET
+          FROM INFERENCE_METRICS
+         WHERE BATCH_ID = :p_batch_id)
+ GROUP BY MINUTE_START, MODEL_ID, BUCKET
+    ON CONFLICT (MINUTE_START, MODEL_ID, BUCKET) DO UPDATE
+   SET SAMPLES = SAMPLES + excluded.SAMPLES,
+       SUCCESSES = SUCCESSES + excluded.SUCCESSES,
+       LATENCY_SUM_MS = LATENCY_SUM_MS + excluded.LATENCY_SUM_MS;
 
 INSERT INTO AGENT_MODEL_METRICS_HOURLY (HOUR_START, AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES,
                                         LATENCY_SUM_MS, TOKENS_IN, TOKENS_OUT)

@@ -1,6 +1,9 @@
 -- SP_PURGE_HISTORY: deletes raw history older than p_retention_days days: decisions and their
 -- outcomes (by decision time), load snapshots, resolved alerts (by resolution time) and applied
--- batch records. Rollups, counters, open alerts and the catalog are kept.
+-- batch records. Rollups, counters, open alerts and the catalog are kept, except the per-minute
+-- rollup MODEL_METRICS_MINUTELY, which serves only the live windows (V_MODEL_HEALTH, alert rules
+-- of up to 1440 minutes): its rows older than 2 days are deleted whatever p_retention_days is
+-- (not counted in the result; the hourly rollups keep those outcomes).
 -- Inputs:  p_retention_days, an integer 1..3650.
 -- Returns: one row: PURGE_ID, PURGED_AT, RETENTION_DAYS, CUTOFF, DECISIONS, OUTCOMES,
 --          LOAD_SNAPSHOTS, ALERTS, OUTCOME_BATCHES (rows deleted), also kept in HISTORY_PURGES.
@@ -42,6 +45,9 @@ DELETE FROM ALERTS
 DELETE FROM OUTCOME_BATCHES
  WHERE APPLIED_AT < (SELECT CUTOFF FROM HISTORY_PURGES
                    WHERE PURGE_ID = (SELECT MAX(PURGE_ID) FROM HISTORY_PURGES));
+
+DELETE FROM MODEL_METRICS_MINUTELY
+ WHERE MINUTE_START < strftime('%Y-%m-%d %H:%M:%f000', 'now', '-2 days');
 
 SELECT PURGE_ID, PURGED_AT, RETENTION_DAYS, CUTOFF, DECISIONS, OUTCOMES, LOAD_SNAPSHOTS, ALERTS,
        OUTCOME_BATCHES

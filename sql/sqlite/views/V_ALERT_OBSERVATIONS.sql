@@ -1,37 +1,49 @@
 -- V_ALERT_OBSERVATIONS: what SP_EVALUATE_ALERTS compares: one row per V_ALERT_TARGETS row
--- (enabled rule x model in its scope) with the value observed over the
--- rule's window (the last WINDOW_MINUTES minutes of decision time) and whether it breaches.
---   error_rate      failed / all outcomes, from raw INFERENCE_METRICS (exact)
---   p95_latency_ms  exact nearest-rank p95 of the outcomes' latencies
+-- (enabled rule x model in its scope) with the value observed over the rule's window and whether
+-- it breaches.
+--   error_rate      failed / all outcomes (exact)
+--   p95_latency_ms  p95 of the outcomes' latencies from the latency histogram (nearest rank, the
+--                   bucket's representative value 1.04^(BUCKET - 0.5), within 2 %: the rule of
+--                   V_MODEL_PERFORMANCE and V_MODEL_HEALTH, docs/ANALYTICS.md)
 --   no_traffic      number of outcomes (never NULL: 0 when none)
 --   utilization     average UTILIZATION of the LOAD_SNAPSHOTS taken in the window
 -- OBSERVED_VALUE is NULL (never a breach) when fewer than MIN_SAMPLES samples exist.
--- Windows in minutes are too fine for the hourly rollups, so raw rows are read once per
--- distinct window length through IX_METRICS_DECIDED_AT (cost: the windows' rows).
+-- Windows: error_rate, p95_latency_ms and no_traffic read the per-minute rollup
+-- MODEL_METRICS_MINUTELY (maintained by SP_APPLY_OUTCOMES), never raw rows, over whole minutes:
+-- MINUTE_START >= start of the current minute - WINDOW_MINUTES (WINDOW_MINUTES to
+-- WINDOW_MINUTES + 1 minutes of decisions). utilization reads LOAD_SNAPSHOTS since V_ALERT_TARGETS'
+-- SINCE (now - WINDOW_MINUTES).
+-- Cost: once per distinct window length, rows = (WINDOW_MINUTES + 1) x models x latency buckets
+-- in use, independent of the traffic (a range of the rollup's primary key); plus the window's
+-- load snapshots.
 -- Inputs: none. Security: read-only; BI surface.
 CREATE VIEW V_ALERT_OBSERVATIONS AS
 WITH targets AS (
     SELECT * FROM V_ALERT_TARGETS
+), windows AS (
+    SELECT DISTINCT WINDOW_MINUTES,
+           strftime('%Y-%m-%d %H:%M:00.000000', 'now', printf('-%d minutes', WINDOW_MINUTES))
+             AS SINCE_MINUTE
+      FROM targets
+     WHERE METRIC IN ('error_rate', 'no_traffic', 'p95_latency_ms')
+), hist AS (
+    SELECT w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET, SUM(r.SAMPLES) AS SAMPLES,
+           SUM(r.SUCCESSES) AS SUCCESSES
+      FROM windows w
+     CROSS JOIN MODEL_METRICS_MINUTELY r
+     WHERE r.MINUTE_START >= w.SINCE_MINUTE
+     GROUP BY w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET
+), cumulative AS (
+    SELECT WINDOW_MINUTES, MODEL_ID, BUCKET, SAMPLES, SUCCESSES,
+           SUM(SAMPLES) OVER (PARTITION BY WINDOW_MINUTES, MODEL_ID ORDER BY BUCKET
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CUM,
+           SUM(SAMPLES) OVER (PARTITION BY WINDOW_MINUTES, MODEL_ID) AS N
+      FROM hist
 ), traffic AS (
-    SELECT w.WINDOW_MINUTES, i.MODEL_ID, COUNT(*) AS N, SUM(i.SUCCESS) AS S
-      FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE FROM targets
-             WHERE METRIC IN ('error_rate', 'no_traffic')) w
-     CROSS JOIN INFERENCE_METRICS i
-     WHERE i.DECIDED_AT >= w.SINCE
-     GROUP BY w.WINDOW_MINUTES, i.MODEL_ID
-), ranked AS (
-    SELECT w.WINDOW_MINUTES, i.MODEL_ID, i.LATENCY_MS,
-           ROW_NUMBER() OVER (PARTITION BY w.WINDOW_MINUTES, i.MODEL_ID
-                              ORDER BY i.LATENCY_MS) AS RN,
-           COUNT(*) OVER (PARTITION BY w.WINDOW_MINUTES, i.MODEL_ID) AS N
-      FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE FROM targets
-             WHERE METRIC = 'p95_latency_ms') w
-     CROSS JOIN INFERENCE_METRICS i
-     WHERE i.DECIDED_AT >= w.SINCE
-), p95 AS (
-    SELECT WINDOW_MINUTES, MODEL_ID, N, LATENCY_MS
-      FROM ranked
-     WHERE RN = ceil(95 * N / 100.0)
+    SELECT WINDOW_MINUTES, MODEL_ID, SUM(SAMPLES) AS OUTCOMES, SUM(SUCCESSES) AS SUCCESSES,
+           MIN(CASE WHEN CUM >= ceil(95 * N / 100.0) THEN BUCKET END) AS B95
+      FROM cumulative
+     GROUP BY WINDOW_MINUTES, MODEL_ID
 ), util AS (
     SELECT t.RULE_ID, t.MODEL_ID, COUNT(*) AS N, AVG(s.UTILIZATION) AS U
       FROM targets t
@@ -41,19 +53,20 @@ WITH targets AS (
 ), observed AS (
     SELECT t.RULE_ID, t.MODEL_ID, t.METRIC, t.COMPARATOR, t.THRESHOLD, t.WINDOW_MINUTES,
            t.MIN_SAMPLES, t.SEVERITY,
-           CASE t.METRIC WHEN 'p95_latency_ms' THEN COALESCE(p.N, 0)
-                         WHEN 'utilization' THEN COALESCE(u.N, 0)
-                         ELSE COALESCE(tr.N, 0) END AS SAMPLES,
+           CASE t.METRIC WHEN 'utilization' THEN COALESCE(u.N, 0)
+                         ELSE COALESCE(tr.OUTCOMES, 0) END AS SAMPLES,
            CASE t.METRIC
-                WHEN 'no_traffic' THEN CAST(COALESCE(tr.N, 0) AS REAL)
-                WHEN 'error_rate' THEN CASE WHEN tr.N >= t.MIN_SAMPLES
-                                            THEN CAST(tr.N - tr.S AS REAL) / tr.N END
-                WHEN 'p95_latency_ms' THEN CASE WHEN p.N >= t.MIN_SAMPLES THEN p.LATENCY_MS END
+                WHEN 'no_traffic' THEN CAST(COALESCE(tr.OUTCOMES, 0) AS REAL)
+                WHEN 'error_rate' THEN CASE WHEN tr.OUTCOMES >= t.MIN_SAMPLES
+                                            THEN CAST(tr.OUTCOMES - tr.SUCCESSES AS REAL)
+                                                 / tr.OUTCOMES END
+                WHEN 'p95_latency_ms' THEN CASE WHEN tr.OUTCOMES >= t.MIN_SAMPLES
+                                                THEN CASE WHEN tr.B95 = -32768 THEN 0.0
+                                                          ELSE pow(1.04, tr.B95 - 0.5) END END
                 WHEN 'utilization' THEN CASE WHEN u.N >= t.MIN_SAMPLES THEN u.U END
            END AS OBSERVED_VALUE
       FROM targets t
       LEFT JOIN traffic tr ON tr.WINDOW_MINUTES = t.WINDOW_MINUTES AND tr.MODEL_ID = t.MODEL_ID
-      LEFT JOIN p95 p ON p.WINDOW_MINUTES = t.WINDOW_MINUTES AND p.MODEL_ID = t.MODEL_ID
       LEFT JOIN util u ON u.RULE_ID = t.RULE_ID AND u.MODEL_ID = t.MODEL_ID
 )
 SELECT RULE_ID,
