@@ -152,17 +152,18 @@ def test_purge_drops_minute_rollups_older_than_2_days_whatever_the_retention(db,
     """MODEL_METRICS_MINUTELY serves only the live windows (at most 1440 minutes): the purge keeps
     its last 2 days, even with a longer retention of raw rows; the result keeps its shape."""
     now = datetime.now(UTC)
-    seed(db, now)  # outcomes 45, 31, 29 days and 2 hours old
-    kept = {  # and 47 hours old: inside the 2 days, older than 1 day
-        "decision_id": new_decision_id(),
-        "decided_at": now - timedelta(hours=47),
-        "agent_id": AGENT,
-        "model_id": MODELS[0],
-    }
-    store.save_routing_decisions(db, [kept])
-    store.save_metrics_batch(
-        db, [{"decision_id": kept["decision_id"], "success": True, "latency_ms": 5.0}]
-    )
+    seed(db, now)  # outcomes 45, 31, 29 days and 2 hours old: minute rows for the 2 hours one
+    # minutes written while they were recent, now 3 days and 47 hours old (SP_APPLY_OUTCOMES
+    # writes no minute row for a decision already older than 1440 minutes)
+    with sqlite3.connect(db.backend.path) as conn:
+        conn.executemany(
+            "INSERT INTO MODEL_METRICS_MINUTELY (MINUTE_START, MODEL_ID, BUCKET, SAMPLES, "
+            "SUCCESSES, LATENCY_SUM_MS) VALUES (?, ?, 42, 1, 1, 5.0)",
+            [
+                ((now - age).strftime("%Y-%m-%d %H:%M:00.000000"), MODELS[0])
+                for age in (timedelta(days=3), timedelta(hours=47))
+            ],
+        )
     before = minute_starts(db)
 
     result = store.purge_history(db, days)
@@ -171,7 +172,7 @@ def test_purge_drops_minute_rollups_older_than_2_days_whatever_the_retention(db,
     cutoff = (now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.%f")
     recent = [m for m in before if m >= cutoff]
     assert minute_starts(db) == recent
-    assert len(recent) < len(before)  # the 45-, 31- and 29-day-old minutes are gone
+    assert len(recent) == len(before) - 1  # the 3-day-old minute is gone
     assert recent[0] == (now - timedelta(hours=47)).strftime("%Y-%m-%d %H:%M:00.000000")
     assert set(result) == {
         "purge_id",

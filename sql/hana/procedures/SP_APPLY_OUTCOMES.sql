@@ -5,7 +5,8 @@
 -- Set-based: the batch is read once into a table variable (with its hour, minute and histogram
 -- bucket), then one MERGE per target table from an aggregate of it; never a loop over rows.
 -- Rollup hour = the hour of the decision (DECIDED_AT), rollup minute (MODEL_METRICS_MINUTELY, for
--- the live windows) = its minute. Histogram bucket = CEIL(LN(latency_ms) / LN(1.04));
+-- the live windows) = its minute, only for decisions of the last 1440 whole minutes (the longest
+-- window; older ones could never be read). Histogram bucket = CEIL(LN(latency_ms) / LN(1.04));
 -- latency < 0.001 ms -> bucket -32768.
 -- Concurrency: two writers that MERGE the same new rollup key at once make the later INSERT
 -- fail with a unique violation (301); store.save_metrics_batch retries the whole transaction,
@@ -92,6 +93,8 @@ BEGIN
   USING (SELECT MINUTE_START, MODEL_ID, BUCKET, COUNT(*) AS SAMPLES, SUM(SUCCESS) AS SUCCESSES,
                 SUM(LATENCY_MS) AS LATENCY_SUM_MS
            FROM :batch
+          WHERE MINUTE_START >= ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP, 'INTERVAL 1 MINUTE',
+                                                         ROUND_DOWN), -86400)
           GROUP BY MINUTE_START, MODEL_ID, BUCKET) s
      ON t.MINUTE_START = s.MINUTE_START AND t.MODEL_ID = s.MODEL_ID AND t.BUCKET = s.BUCKET
    WHEN MATCHED THEN UPDATE SET

@@ -4,7 +4,9 @@
 -- Returns: one row (BATCH_ID, OUTCOMES): how many outcomes were applied.
 -- Set-based: one statement per target table, each an INSERT ... SELECT ... GROUP BY with an
 -- upsert; never a loop over rows. Rollup hour = the hour of the decision (DECIDED_AT), rollup
--- minute (MODEL_METRICS_MINUTELY, for the live windows) = its minute.
+-- minute (MODEL_METRICS_MINUTELY, for the live windows) = its minute, only for decisions of the
+-- last 1440 whole minutes (the longest window; older ones, e.g. a late spool replay or a
+-- history import, could never be read and would only wait for the purge).
 -- Histogram bucket = ceil(ln(latency_ms) / ln(1.04)); latency < 0.001 ms -> bucket -32768.
 -- Errors:  10001 p_batch_id is missing; 10007 the batch was applied before (a reused batch id
 --          would count its outcomes twice).
@@ -70,7 +72,8 @@ SELECT MINUTE_START, MODEL_ID, BUCKET, COUNT(*), SUM(SUCCESS), SUM(LATENCY_MS)
                CASE WHEN LATENCY_MS < 0.001 THEN -32768
                     ELSE CAST(ceil(ln(LATENCY_MS) / ln(1.04)) AS INTEGER) END AS BUCKET
           FROM INFERENCE_METRICS
-         WHERE BATCH_ID = :p_batch_id)
+         WHERE BATCH_ID = :p_batch_id
+           AND DECIDED_AT >= strftime('%Y-%m-%d %H:%M:00.000000', 'now', '-1440 minutes'))
  GROUP BY MINUTE_START, MODEL_ID, BUCKET
     ON CONFLICT (MINUTE_START, MODEL_ID, BUCKET) DO UPDATE
    SET SAMPLES = SAMPLES + excluded.SAMPLES,
