@@ -1,7 +1,9 @@
-"""Periodic work off the request path, on one thread: each task runs at its own interval.
+"""Periodic work off the request path, on one thread per runner: each task runs at its own
+interval.
 
 Tasks: reload the catalog until it is loaded, seed the router from V_MODEL_HEALTH, evaluate
-alerts, store load snapshots, purge old history. A failing task (the database may be down) is
+alerts, store load snapshots; a second runner purges old history (its runs are long, in short
+steps, and check `stopping` between them). A failing task (the database may be down) is
 logged once per failure streak at WARNING and retried at its next interval.
 """
 
@@ -28,17 +30,28 @@ class Task:
 
 
 class Background:
-    def __init__(self, tasks: list[Task], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        tasks: list[Task],
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "background",
+    ) -> None:
         self.tasks = tasks
         self._clock = clock
+        self._name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set by stop(): a long task (the stepped purge) checks it between its steps."""
+        return self._stop
 
     def start(self) -> Background:
         now = self._clock()
         for task in self.tasks:
             task.next_at = now
-        self._thread = threading.Thread(target=self._loop, name="background", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
         self._thread.start()
         return self
 

@@ -429,6 +429,22 @@ SETTINGS: tuple[Setting, ...] = (
         0,
     ),
     _s(
+        "retention.batch_rows",
+        "MODEL_ROUTER_RETENTION_BATCH_ROWS",
+        5000,
+        "int",
+        "Rows of each table one purge step deletes (one short transaction per step).",
+        1,
+    ),
+    _s(
+        "retention.pause_ms",
+        "MODEL_ROUTER_RETENTION_PAUSE_MS",
+        50,
+        "int",
+        "Pause between purge steps, so writes get the database in between.",
+        0,
+    ),
+    _s(
         "auth.secret_key",
         "MODEL_ROUTER_SECRET_KEY",
         "",

@@ -51,6 +51,7 @@ class Services:
     engine: Engine
     alerts: AlertNotifier
     background: Background
+    maintenance: Background  # the retention purge, on its own thread
     readiness: Readiness = field(default_factory=Readiness)
     started: bool = False
 
@@ -93,6 +94,7 @@ class Services:
             engine=engine,
             alerts=alerts,
             background=background,
+            maintenance=_maintenance(config, db),
         )
 
     def start(self) -> None:
@@ -102,6 +104,8 @@ class Services:
         self.alerts.start()
         if self.config["background.enabled"]:
             self.background.start()
+            if self.maintenance.tasks:
+                self.maintenance.start()
         self.started = True
 
     def stop(self) -> None:
@@ -110,6 +114,7 @@ class Services:
             return
         self.started = False
         self.background.stop()
+        self.maintenance.stop()  # the purge ends after its current step
         # within the server's graceful window, part of which requests in flight already used;
         # acknowledged rows are durable either way, this drains what is still queued
         self.writer.stop(timeout=self.config["server.graceful_timeout_s"] / 2)
@@ -155,7 +160,7 @@ def _tasks(config, db, router, catalog, alerts, engine) -> list[Task]:
         if rows:
             store.save_load_snapshots(db, rows)
 
-    tasks = [
+    return [
         Task(
             "catalog",
             config["routing.catalog_refresh_s"],
@@ -166,12 +171,27 @@ def _tasks(config, db, router, catalog, alerts, engine) -> list[Task]:
         Task("load_snapshots", config["load.snapshot_interval_s"], snapshot_load),
         Task("reconcile", 5.0, lambda: router.reconcile(engine.fetch_outcomes)),
     ]
-    if config["retention.interval_s"] > 0:
-        tasks.append(
+
+
+def _maintenance(config, db) -> Background:
+    """The retention purge on a thread of its own: at full load a run takes minutes of short
+    steps, which must not delay the health refresh, alerts and reconcile of the main loop.
+    A run stops after one interval at most; the next run continues where it stopped."""
+    runner = Background([], name="maintenance")
+    interval_s = config["retention.interval_s"]
+    if interval_s > 0:
+        runner.tasks.append(
             Task(
                 "retention",
-                config["retention.interval_s"],
-                lambda: store.purge_history(db, config["retention.days"]),
+                interval_s,
+                lambda: store.purge_history_in_steps(
+                    db,
+                    config["retention.days"],
+                    max_rows=config["retention.batch_rows"],
+                    pause_s=config["retention.pause_ms"] / 1000.0,
+                    deadline_s=interval_s,
+                    stop=runner.stopping,
+                ),
             )
         )
-    return tasks
+    return runner

@@ -385,7 +385,8 @@ def test_decision_list_filters_strategy_in_the_database(bdb, scenario):
         (lambda db: store.get_model_performance(db, "no-such-model", 24), 10004),
         (lambda db: store.get_top_agent_model_pairs(db, 0), 10001),
         (lambda db: store.get_top_agent_model_pairs(db, 1001), 10001),
-        (lambda db: store.purge_history(db, 0), 10001),
+        (lambda db: store.purge_history(db, 0, max_rows=100), 10001),
+        (lambda db: store.purge_history(db, 1, max_rows=0), 10001),
         (lambda db: store.activate_assignment_run(db, "no-such-run"), 10003),
     ],
 )
@@ -471,15 +472,30 @@ def test_alerts_open_once_and_resolve_when_cleared(bdb):
 
 def test_purge_keeps_rollups_and_reports_counts(bdb, scenario):
     before, now = stable_hour(lambda _: store.get_routing_stats(bdb, 8760))
-    result = store.purge_history(bdb, 1)
-    cutoff = datetime.fromisoformat(result["cutoff"])
-    old = [d for d in scenario.decisions if d["decided_at"] < cutoff]
-    assert result["decisions"] == len(old)
-    assert result["outcomes"] == sum(1 for d in old if d["decision_id"] in scenario.outcomes)
+    # one bounded step: exactly the 2 oldest decisions, with exactly their outcomes
+    step = store.purge_history(bdb, 1, max_rows=2)
+    cutoff = datetime.fromisoformat(step["cutoff"])
+    old = sorted(
+        (d for d in scenario.decisions if d["decided_at"] < cutoff),
+        key=lambda d: (d["decided_at"], d["decision_id"]),
+    )
+    assert len(old) > 2
+    assert step["decisions"] == 2
+    assert step["outcomes"] == sum(1 for d in old[:2] if d["decision_id"] in scenario.outcomes)
+    assert [store.get_decision(bdb, d["decision_id"]) for d in old[:2]] == [None, None]
+    third = store.get_decision(bdb, old[2]["decision_id"])
+    assert third is not None
+    assert (third["outcome"] is not None) == (old[2]["decision_id"] in scenario.outcomes)
+
+    result = store.purge_history_in_steps(bdb, 1, max_rows=1000, pause_s=0.0, deadline_s=60.0)
+    assert result["complete"] and result["steps"] >= 1
+    assert result["decisions"] == len(old) - 2
+    rest = old[2:]
+    assert result["outcomes"] == sum(1 for d in rest if d["decision_id"] in scenario.outcomes)
     after, _ = stable_hour(lambda _: store.get_routing_stats(bdb, 8760))
     assert after == before  # analytics read rollups, which the purge keeps
-    assert store.get_decision(bdb, old[0]["decision_id"]) is None
-    assert store.purge_history(bdb, 1)["decisions"] == 0
+    assert store.get_decision(bdb, old[-1]["decision_id"]) is None
+    assert store.purge_history(bdb, 1, max_rows=1000)["decisions"] == 0
 
 
 def test_catalog_round_trip(bdb):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
+
 from app.db.store._common import api_time, as_float, db_time, now, reading, write
+
+log = logging.getLogger(__name__)
 
 _RULE_FIELDS = (
     "name",
@@ -120,21 +127,59 @@ def put_alert_rule(db, rule: dict) -> dict:
     return write(db, work)
 
 
-def purge_history(db, retention_days: int) -> dict:
-    """Delete raw history older than `retention_days` (SP_PURGE_HISTORY); counts deleted."""
-    row = write(db, lambda c: db.call(c, "SP_PURGE_HISTORY", {"p_retention_days": retention_days}))[
-        0
-    ]
+_PURGED = ("decisions", "outcomes", "load_snapshots", "alerts", "outcome_batches", "minute_rollups")
+
+
+def purge_history(db, retention_days: int, *, max_rows: int) -> dict:
+    """One bounded step of SP_PURGE_HISTORY in its own transaction: at most `max_rows` of the
+    oldest decisions older than `retention_days` (with their outcomes), and at most `max_rows`
+    rows of each other purged table. Returns the rows deleted (one HISTORY_PURGES row)."""
+    row = write(
+        db,
+        lambda c: db.call(
+            c, "SP_PURGE_HISTORY", {"p_retention_days": retention_days, "p_max_rows": max_rows}
+        ),
+    )[0]
     return {
         "purge_id": int(row["purge_id"]),
         "purged_at": api_time(row["purged_at"]),
         "retention_days": int(row["retention_days"]),
         "cutoff": api_time(row["cutoff"]),
-        **{
-            k: int(row[k])
-            for k in ("decisions", "outcomes", "load_snapshots", "alerts", "outcome_batches")
-        },
+        **{k: int(row[k]) for k in _PURGED},
     }
+
+
+def purge_history_in_steps(
+    db,
+    retention_days: int,
+    max_rows: int,
+    pause_s: float,
+    deadline_s: float,
+    *,
+    stop: threading.Event | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict:
+    """Purge history in bounded steps, each its own short transaction, pausing `pause_s` between
+    steps so the writer gets the write lock in between (SQLite holds one lock per step, not one
+    for the whole purge). Ends when a step deletes fewer than `max_rows` of every table
+    (`complete`), when `deadline_s` has passed or when `stop` is set (the next run continues
+    where this one stopped). At least one step runs. Returns the summed counts, `steps` and
+    `complete`."""
+    stop = stop or threading.Event()
+    deadline = clock() + deadline_s
+    total = dict.fromkeys(_PURGED, 0)
+    steps = 0
+    while True:
+        result = purge_history(db, retention_days, max_rows=max_rows)
+        steps += 1
+        for key in _PURGED:
+            total[key] += result[key]
+        complete = all(result[key] < max_rows for key in _PURGED)
+        if complete or clock() >= deadline or stop.wait(pause_s):
+            break
+    if not complete:
+        log.info("history purge paused after %d steps; the next run continues", steps)
+    return {**total, "steps": steps, "complete": complete}
 
 
 def _rule_params(rule: dict) -> dict:
