@@ -1,7 +1,8 @@
 """Load benchmark: route+outcome pairs per second through the real server, open loop.
 
 The server is `model-router serve` with the production options of app/server.py (granian, one
-gthread worker, 8 threads per core, the default writer and pool settings, background loops on)
+worker process, 16 WSGI threads per core, the default writer and pool settings, background loops
+on)
 on a migrated SQLite database with a seeded catalog, started by tests/server_process.py. The load
 comes from bench/loadgen.py in a separate process (asyncio, HTTP/1.1 keep-alive), one run per
 rate: pairs are due at fixed intervals whether or not the server keeps up, and the route latency
