@@ -53,3 +53,21 @@ def test_granian_accepts_the_options():
     server = Server("app:create_app", **_options())
     assert server.workers == 1 and server.blocking_threads == _options()["blocking_threads"]
     assert server.backpressure == 1024
+
+
+def test_granians_thread_count_warning_is_dropped_and_nothing_else():
+    import logging
+
+    from app.server import _ExpectedThreadCount
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("_granian", logging.WARNING, __file__, 1, message, None, None)
+
+    drop = _ExpectedThreadCount()
+    warning = (
+        "Configuration allows spawning up to 32 Python threads, which seems quite high "
+        "compared to the number of CPU cores available."
+    )
+    assert not drop.filter(record(warning))
+    assert drop.filter(record("Killing worker-1 after it refused to gracefully stop"))
+    assert _options()["websockets"] is False
