@@ -12,6 +12,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlparse
@@ -217,9 +218,14 @@ def add_decisions(db, scenario: Scenario, specs: list[dict], batch_id: str) -> l
     return added
 
 
-def minute_metrics(scenario: Scenario, since: datetime) -> list[dict]:
+def minute_metrics(
+    scenario: Scenario,
+    since: datetime,
+    percentile: Callable[[list[float], int], float] = histogram_percentile,
+) -> list[dict]:
     """What V_ROUTING_MINUTELY_1H must answer for decisions made at or after `since`, computed
-    from the raw rows: per minute with decisions, counts and exact nearest-rank percentiles."""
+    from the raw rows: per minute with decisions, exact counts and `percentile` of the minute's
+    latencies (the histogram's, as the view; `nearest_rank` gives the exact values)."""
     minutes: dict[datetime, dict] = {}
     for d in scenario.decisions:
         if d["decided_at"] >= since:
@@ -239,7 +245,7 @@ def minute_metrics(scenario: Scenario, since: datetime) -> list[dict]:
                 "outcomes": len(m["rows"]),
                 "successes": sum(1 for r in m["rows"] if r["success"]),
                 **{
-                    f"p{q}_latency_ms": nearest_rank(latencies, q) if latencies else None
+                    f"p{q}_latency_ms": percentile(latencies, q) if latencies else None
                     for q in (50, 95, 99)
                 },
             }

@@ -1,6 +1,7 @@
 """MODEL_METRICS_MINUTELY on SQLite: what SP_APPLY_OUTCOMES writes per batch, and the backfill of
-migration 0010 (rolled back and applied again over stored outcomes). The views that read it are
-checked against raw rows on every backend by tests/test_contract.py.
+migration 0010 (rolled back and applied again over stored outcomes), and what the dashboard's
+minute view reads. The views that read it are checked against raw rows on every backend by
+tests/test_contract.py.
 """
 
 from __future__ import annotations
@@ -141,3 +142,16 @@ def test_the_migration_backfills_the_last_1440_minutes(catalog):
 
     assert minute_rows(db) == maintained
     assert store.get_model_health(db) == health
+
+
+def test_minute_view_reads_the_rollup_and_the_decision_index_only(db):
+    """V_ROUTING_MINUTELY_1H, read every 5 s per open dashboard tab, reads no raw outcome, and
+    counts the hour's decisions and cache hits from IX_DECISIONS_DECIDED_AT alone (its columns
+    are (DECIDED_AT, CACHE_HIT) since migration 0011), never a table row per decision."""
+    with sqlite3.connect(db.backend.path) as conn:
+        rows = conn.execute("EXPLAIN QUERY PLAN SELECT * FROM V_ROUTING_MINUTELY_1H").fetchall()
+    plan = [r[3] for r in rows]
+    covering = "USING COVERING INDEX IX_DECISIONS_DECIDED_AT (DECIDED_AT>? AND DECIDED_AT<?)"
+    assert any(covering in step for step in plan), plan  # one range per minute, no sort
+    assert any("MODEL_METRICS_MINUTELY" in step for step in plan), plan
+    assert not any("INFERENCE_METRICS" in step for step in plan), plan

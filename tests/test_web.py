@@ -12,6 +12,7 @@ from app.api.auth import KeyRing
 from app.db import store
 from app.web import register_web, series
 from app.web.formatting import fmt, metric_text
+from tests.contract_support import assert_percentile, histogram_percentile
 
 EVIL = "<script>alert(1)</script>"
 MODELS = {"fast-small": 250.0, "balanced-medium": 800.0, EVIL: 1500.0}
@@ -444,8 +445,13 @@ def test_overview_series_counts_the_seeded_decisions(web, keys, seeded):
         sum(1 for i in window if i % 4 == 0) / len(window)
     )
     for i in window[-3:]:  # the newest decision (89) has no outcome yet, 88 and 87 have
-        latency = None if i % 10 == 9 else MODELS[list(MODELS)[i % 3]] + i
-        assert series["p50_ms"][slot[minute_of(i)]] == latency
+        p50 = series["p50_ms"][slot[minute_of(i)]]
+        if i % 10 == 9:
+            assert p50 is None
+            continue
+        latency = MODELS[list(MODELS)[i % 3]] + i  # the minute's only outcome: its histogram value
+        assert p50 == pytest.approx(histogram_percentile([latency], 50), rel=1e-9)
+        assert_percentile(p50, latency)
     assert body["alerts"]["open_count"] == 3
     assert body["db"]["pool"] == {
         "state": "healthy",

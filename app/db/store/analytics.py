@@ -119,7 +119,8 @@ def list_minute_metrics(db) -> list[dict]:
     """Per minute with decisions in the last 60 whole minutes (the current one included), oldest
     first (V_ROUTING_MINUTELY_1H): {"minute_start", "decisions", "cache_hits", "outcomes",
     "successes", "p50_latency_ms", "p95_latency_ms", "p99_latency_ms"}. Outcomes count in the
-    minute of their decision; percentiles are exact nearest rank, None without outcomes."""
+    minute of their decision; counts exact (outcomes from the per-minute rollup), percentiles
+    from its histogram (within 2 %), None without outcomes."""
     with reading(db) as conn:
         rows = db.query(conn, "list-minute-metrics")
     return [
