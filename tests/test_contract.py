@@ -7,6 +7,8 @@ SQLite always runs; HANA runs when HANA_TEST_URL is set and is skipped with that
 from __future__ import annotations
 
 import math
+import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -220,6 +222,114 @@ def test_alert_windows_are_whole_minutes_from_the_minute_rollup(bdb):
         histogram_percentile([100.0, 200.0, 300.0], 95), rel=1e-9
     )
     assert_percentile(observed["aw-p95_latency_ms"], 300.0)
+
+
+LONG_WINDOWS = (5, 59, 60, 61, 90, 600, 1440)
+
+
+def _window_observations(rows: list[dict]) -> dict[str, float]:
+    """What V_ALERT_OBSERVATIONS must answer for a window's outcome rows of one model."""
+    failures = sum(1 for r in rows if not r["success"])
+    latencies = [r["latency_ms"] for r in rows]
+    return {
+        "no_traffic": float(len(rows)),
+        "error_rate": failures / len(rows),
+        "p95_latency_ms": histogram_percentile(latencies, 95),
+    }
+
+
+def _minute_only_observations(path: str, since: datetime, model_id: str) -> dict[str, float]:
+    """The minute-only computation (the view before the hourly split), from the SQLite minute
+    rollup: every MODEL_METRICS_MINUTELY row since `since`, histogram nearest rank."""
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT BUCKET, SAMPLES, SUCCESSES FROM MODEL_METRICS_MINUTELY "
+            "WHERE MINUTE_START >= ? AND MODEL_ID = ? ORDER BY BUCKET",
+            (since.strftime("%Y-%m-%d %H:%M:%S.%f"), model_id),
+        ).fetchall()
+    n = sum(samples for _, samples, _ in rows)
+    cum, b95 = 0, None
+    for b, samples, _ in rows:
+        cum += samples
+        if b95 is None and cum >= math.ceil(95 * n / 100):
+            b95 = b
+    return {
+        "no_traffic": float(n),
+        "error_rate": (n - sum(ok for _, _, ok in rows)) / n,
+        "p95_latency_ms": 0.0 if b95 == -32768 else 1.04 ** (b95 - 0.5),
+    }
+
+
+def test_long_alert_windows_add_whole_hours_from_the_hourly_rollups(bdb):
+    """Windows of up to 1440 minutes read their whole hours from the hourly rollups and the
+    rest from the minute rollup; the observations equal the raw rows' (since the start of the
+    minute WINDOW_MINUTES ago) and the minute-only computation's exactly, across the hour edges
+    and with late outcomes of decisions older than 1440 minutes in the hourly rollups only."""
+    models = ["lw-model-0", "lw-model-1"]
+    for m in models:
+        store.create_model(
+            bdb, {"id": m, "endpoint": "http://x", "context_window": 1, "max_concurrency": 1}
+        )
+    store.create_agent(bdb, {"id": "lw-agent"})
+    for window in LONG_WINDOWS:
+        for metric in ("no_traffic", "error_rate", "p95_latency_ms"):
+            store.put_alert_rule(
+                bdb,
+                {
+                    "rule_id": f"lw-{window}-{metric}",
+                    "metric": metric,
+                    "comparator": "gt",
+                    "threshold": -1.0,  # any observation breaches, so each one is reported
+                    "window_minutes": window,
+                    "min_samples": 1,
+                    "severity": "info",
+                },
+            )
+    rng = random.Random(11)
+
+    def spread_then_evaluate(now):
+        scenario = Scenario(models, ["lw-agent"], {})
+        times = [now - timedelta(minutes=26 * 60) + timedelta(seconds=97 * k) for k in range(965)]
+        for window in LONG_WINDOWS:  # each window's edges: S, H0 and HC, each side
+            start = floor_minute(now) - timedelta(minutes=window)
+            first_hour = floor_hour(start + timedelta(minutes=59))
+            for edge in (start, first_hour, floor_hour(now)):
+                times += [edge, edge - timedelta(microseconds=1)]
+        times.append(now - timedelta(seconds=1))
+        for k, at in enumerate(times):
+            decision = {
+                "decision_id": new_decision_id(),
+                "decided_at": at,
+                "agent_id": "lw-agent",
+                "model_id": models[k % 2],
+            }
+            scenario.decisions.append({**decision, "assignment_id": None})
+            scenario.outcomes[decision["decision_id"]] = {
+                "decision_id": decision["decision_id"],
+                "success": rng.random() < 0.8,
+                "latency_ms": rng.choice([0.0, 0.5, 1.0, round(rng.lognormvariate(5, 1), 3)]),
+            }
+        store.save_routing_decisions(bdb, scenario.decisions)
+        outcomes = list(scenario.outcomes.values())
+        for i in range(0, len(outcomes), 400):  # several batches, each applied "late"
+            store.save_metrics_batch(bdb, outcomes[i : i + 400], f"lw-{now:%H%M%S%f}-{i}")
+        return scenario, store.evaluate_alerts(bdb)
+
+    (scenario, opened), now = stable_minute(spread_then_evaluate)
+    observed = {(a["rule_id"], a["model_id"]): a["observed_value"] for a in opened}
+    sqlite_path = getattr(bdb.backend, "path", None)  # HANA: the raw rows are the reference
+    for window in LONG_WINDOWS:
+        since = floor_minute(now) - timedelta(minutes=window)
+        for m in models:
+            want = _window_observations(scenario.outcome_rows(since, model_id=m))
+            minute_only = _minute_only_observations(sqlite_path, since, m) if sqlite_path else want
+            for metric, value in want.items():
+                got = observed[(f"lw-{window}-{metric}", m)]
+                assert got == pytest.approx(value, rel=1e-12), (window, m, metric)
+                assert got == pytest.approx(minute_only[metric], rel=1e-12), (window, m, metric)
+    assert len(scenario.outcome_rows(floor_minute(now) - timedelta(minutes=1440))) < len(
+        scenario.outcome_rows()
+    )  # outcomes older than the longest window exist, in the hourly rollups only
 
 
 def test_minute_view_matches_raw_rows(bdb, scenario):

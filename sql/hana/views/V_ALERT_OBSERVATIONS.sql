@@ -8,13 +8,25 @@
 --   no_traffic      number of outcomes (never NULL: 0 when none)
 --   utilization     average UTILIZATION of the LOAD_SNAPSHOTS taken in the window
 -- OBSERVED_VALUE is NULL (never a breach) when fewer than MIN_SAMPLES samples exist.
--- Windows: error_rate, p95_latency_ms and no_traffic read the per-minute rollup
--- MODEL_METRICS_MINUTELY (maintained by SP_APPLY_OUTCOMES), never raw rows, over whole minutes:
--- MINUTE_START >= start of the current minute - WINDOW_MINUTES (WINDOW_MINUTES to
--- WINDOW_MINUTES + 1 minutes of decisions). utilization reads LOAD_SNAPSHOTS since V_ALERT_TARGETS'
--- SINCE (now - WINDOW_MINUTES).
--- Cost: once per distinct window length, rows = (WINDOW_MINUTES + 1) x models x latency buckets
--- in use, independent of the traffic; plus the window's load snapshots.
+-- Windows: error_rate, p95_latency_ms and no_traffic read the rollups maintained by
+-- SP_APPLY_OUTCOMES, never raw rows, over whole minutes: the decisions since S = start of the
+-- current minute - WINDOW_MINUTES (WINDOW_MINUTES to WINDOW_MINUTES + 1 minutes of decisions).
+-- The window is split at H0 = the first whole hour at or after S (S itself when S is on the hour)
+-- and HC = the current hour: [S, H0) and [HC, now] from MODEL_METRICS_MINUTELY, the whole hours
+-- [H0, HC) from MODEL_METRICS_HOURLY (outcomes, successes) and MODEL_LATENCY_HOURLY (histogram).
+-- When H0 >= HC (a window within the last hour or so) every minute since S comes from
+-- MODEL_METRICS_MINUTELY. Both rollups are keyed by the decision's minute or hour and bucket
+-- latencies alike, so the answer is exactly the minute-only one (counts, rates, the p95 bucket).
+-- Edge: the hourly rollups also hold late outcomes of decisions older than 1440 minutes, which
+-- the minute rollup skips; the split reads hours only from H0 >= S on, so it never reads such an
+-- outcome: every decision at or after S was within 1440 minutes of any earlier apply. A late
+-- outcome of a decision in S's own (partial) hour but before S is in that hour's hourly row, and
+-- is not read: that hour comes from the minute rollup.
+-- utilization reads LOAD_SNAPSHOTS since V_ALERT_TARGETS' SINCE (now - WINDOW_MINUTES).
+-- Cost: once per distinct window length, rows = (at most 120 minutes x models x latency buckets
+-- in use) + (whole hours x models x (buckets + 1)), independent of the traffic (ranges of the
+-- rollups' primary keys): a 1440-minute window reads ~1/10 of the minute-only rows; plus the
+-- window's load snapshots.
 -- Inputs: none. Security: read-only; BI surface: SELECT granted to ROUTER_BI_READER.
 CREATE OR REPLACE VIEW V_ALERT_OBSERVATIONS (
     RULE_ID, MODEL_ID, METRIC, COMPARATOR, THRESHOLD, WINDOW_MINUTES, MIN_SAMPLES, SEVERITY,
@@ -42,31 +54,109 @@ SELECT RULE_ID, MODEL_ID, METRIC, COMPARATOR, THRESHOLD, WINDOW_MINUTES, MIN_SAM
                     WHEN 'utilization' THEN CASE WHEN u.N >= t.MIN_SAMPLES THEN u.U END
                END AS OBSERVED_VALUE
           FROM V_ALERT_TARGETS t
-          LEFT JOIN (SELECT WINDOW_MINUTES, MODEL_ID, SUM(SAMPLES) AS OUTCOMES,
+          LEFT JOIN (SELECT WINDOW_MINUTES, MODEL_ID, SUM(OUTCOMES) AS OUTCOMES,
                             SUM(SUCCESSES) AS SUCCESSES,
                             MIN(CASE WHEN CUM >= CEIL(95 * N / 100.0) THEN BUCKET END) AS B95
-                       FROM (SELECT WINDOW_MINUTES, MODEL_ID, BUCKET, SAMPLES, SUCCESSES,
+                       FROM (SELECT WINDOW_MINUTES, MODEL_ID, BUCKET, OUTCOMES, SUCCESSES,
                                     SUM(SAMPLES) OVER (PARTITION BY WINDOW_MINUTES, MODEL_ID
                                                        ORDER BY BUCKET
                                                        ROWS BETWEEN UNBOUNDED PRECEDING
                                                                 AND CURRENT ROW) AS CUM,
                                     SUM(SAMPLES) OVER (PARTITION BY WINDOW_MINUTES, MODEL_ID)
                                       AS N
-                               FROM (SELECT w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET,
-                                            SUM(r.SAMPLES) AS SAMPLES,
-                                            SUM(r.SUCCESSES) AS SUCCESSES
-                                       FROM (SELECT DISTINCT WINDOW_MINUTES,
-                                                    ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP,
-                                                                             'INTERVAL 1 MINUTE',
-                                                                             ROUND_DOWN),
-                                                                -60 * WINDOW_MINUTES)
-                                                      AS SINCE_MINUTE
-                                               FROM V_ALERT_TARGETS
-                                              WHERE METRIC IN ('error_rate', 'no_traffic',
-                                                               'p95_latency_ms')) w
-                                       JOIN MODEL_METRICS_MINUTELY r
-                                         ON r.MINUTE_START >= w.SINCE_MINUTE
-                                      GROUP BY w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET) h) c
+                               FROM (SELECT WINDOW_MINUTES, MODEL_ID, BUCKET,
+                                            SUM(SAMPLES) AS SAMPLES, SUM(OUTCOMES) AS OUTCOMES,
+                                            SUM(SUCCESSES) AS SUCCESSES
+                                       FROM (SELECT w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET,
+                                                    r.SAMPLES, r.SAMPLES AS OUTCOMES,
+                                                    r.SUCCESSES
+                                               FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE,
+                                                   CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END
+                                                     AS HOURS_FROM,
+                                                   CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END
+                                                     AS HOURS_TO
+                                              FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
+                                                           SERIES_ROUND(ADD_SECONDS(SINCE_MINUTE,
+                                                                                    3540),
+                                                                        'INTERVAL 1 HOUR',
+                                                                        ROUND_DOWN) AS H0
+                                                      FROM (SELECT DISTINCT WINDOW_MINUTES,
+                                                           ADD_SECONDS(SERIES_ROUND(
+                                                                         CURRENT_UTCTIMESTAMP,
+                                                                         'INTERVAL 1 MINUTE',
+                                                                         ROUND_DOWN),
+                                                                       -60 * WINDOW_MINUTES)
+                                                             AS SINCE_MINUTE,
+                                                           SERIES_ROUND(CURRENT_UTCTIMESTAMP,
+                                                                        'INTERVAL 1 HOUR',
+                                                                        ROUND_DOWN) AS HC
+                                                      FROM V_ALERT_TARGETS
+                                                     WHERE METRIC IN ('error_rate', 'no_traffic',
+                                                                      'p95_latency_ms')) w1) w0) w
+                                               JOIN MODEL_METRICS_MINUTELY r
+                                                 ON r.MINUTE_START >= w.SINCE_MINUTE
+                                                AND (r.MINUTE_START < w.HOURS_FROM
+                                                     OR r.MINUTE_START >= w.HOURS_TO)
+                                             UNION ALL
+                                             SELECT w.WINDOW_MINUTES, l.MODEL_ID, l.BUCKET,
+                                                    l.SAMPLES, 0, 0
+                                               FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE,
+                                                   CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END
+                                                     AS HOURS_FROM,
+                                                   CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END
+                                                     AS HOURS_TO
+                                              FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
+                                                           SERIES_ROUND(ADD_SECONDS(SINCE_MINUTE,
+                                                                                    3540),
+                                                                        'INTERVAL 1 HOUR',
+                                                                        ROUND_DOWN) AS H0
+                                                      FROM (SELECT DISTINCT WINDOW_MINUTES,
+                                                           ADD_SECONDS(SERIES_ROUND(
+                                                                         CURRENT_UTCTIMESTAMP,
+                                                                         'INTERVAL 1 MINUTE',
+                                                                         ROUND_DOWN),
+                                                                       -60 * WINDOW_MINUTES)
+                                                             AS SINCE_MINUTE,
+                                                           SERIES_ROUND(CURRENT_UTCTIMESTAMP,
+                                                                        'INTERVAL 1 HOUR',
+                                                                        ROUND_DOWN) AS HC
+                                                      FROM V_ALERT_TARGETS
+                                                     WHERE METRIC IN ('error_rate', 'no_traffic',
+                                                                      'p95_latency_ms')) w1) w0) w
+                                               JOIN MODEL_LATENCY_HOURLY l
+                                                 ON l.HOUR_START >= w.HOURS_FROM
+                                                AND l.HOUR_START < w.HOURS_TO
+                                             UNION ALL
+                                             SELECT w.WINDOW_MINUTES, m.MODEL_ID,
+                                                    CAST(NULL AS INTEGER), 0, m.REQUESTS,
+                                                    m.SUCCESSES
+                                               FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE,
+                                                   CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END
+                                                     AS HOURS_FROM,
+                                                   CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END
+                                                     AS HOURS_TO
+                                              FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
+                                                           SERIES_ROUND(ADD_SECONDS(SINCE_MINUTE,
+                                                                                    3540),
+                                                                        'INTERVAL 1 HOUR',
+                                                                        ROUND_DOWN) AS H0
+                                                      FROM (SELECT DISTINCT WINDOW_MINUTES,
+                                                           ADD_SECONDS(SERIES_ROUND(
+                                                                         CURRENT_UTCTIMESTAMP,
+                                                                         'INTERVAL 1 MINUTE',
+                                                                         ROUND_DOWN),
+                                                                       -60 * WINDOW_MINUTES)
+                                                             AS SINCE_MINUTE,
+                                                           SERIES_ROUND(CURRENT_UTCTIMESTAMP,
+                                                                        'INTERVAL 1 HOUR',
+                                                                        ROUND_DOWN) AS HC
+                                                      FROM V_ALERT_TARGETS
+                                                     WHERE METRIC IN ('error_rate', 'no_traffic',
+                                                                      'p95_latency_ms')) w1) w0) w
+                                               JOIN MODEL_METRICS_HOURLY m
+                                                 ON m.HOUR_START >= w.HOURS_FROM
+                                                AND m.HOUR_START < w.HOURS_TO) p
+                                      GROUP BY WINDOW_MINUTES, MODEL_ID, BUCKET) h) c
                       GROUP BY WINDOW_MINUTES, MODEL_ID) tr
             ON tr.WINDOW_MINUTES = t.WINDOW_MINUTES AND tr.MODEL_ID = t.MODEL_ID
           LEFT JOIN (SELECT t2.RULE_ID, t2.MODEL_ID, COUNT(*) AS N, AVG(s.UTILIZATION) AS U

@@ -8,39 +8,78 @@
 --   no_traffic      number of outcomes (never NULL: 0 when none)
 --   utilization     average UTILIZATION of the LOAD_SNAPSHOTS taken in the window
 -- OBSERVED_VALUE is NULL (never a breach) when fewer than MIN_SAMPLES samples exist.
--- Windows: error_rate, p95_latency_ms and no_traffic read the per-minute rollup
--- MODEL_METRICS_MINUTELY (maintained by SP_APPLY_OUTCOMES), never raw rows, over whole minutes:
--- MINUTE_START >= start of the current minute - WINDOW_MINUTES (WINDOW_MINUTES to
--- WINDOW_MINUTES + 1 minutes of decisions). utilization reads LOAD_SNAPSHOTS since V_ALERT_TARGETS'
--- SINCE (now - WINDOW_MINUTES).
--- Cost: once per distinct window length, rows = (WINDOW_MINUTES + 1) x models x latency buckets
--- in use, independent of the traffic (a range of the rollup's primary key); plus the window's
--- load snapshots.
+-- Windows: error_rate, p95_latency_ms and no_traffic read the rollups maintained by
+-- SP_APPLY_OUTCOMES, never raw rows, over whole minutes: the decisions since S = start of the
+-- current minute - WINDOW_MINUTES (WINDOW_MINUTES to WINDOW_MINUTES + 1 minutes of decisions).
+-- The window is split at H0 = the first whole hour at or after S (S itself when S is on the hour)
+-- and HC = the current hour: [S, H0) and [HC, now] from MODEL_METRICS_MINUTELY, the whole hours
+-- [H0, HC) from MODEL_METRICS_HOURLY (outcomes, successes) and MODEL_LATENCY_HOURLY (histogram).
+-- When H0 >= HC (a window within the last hour or so) every minute since S comes from
+-- MODEL_METRICS_MINUTELY. Both rollups are keyed by the decision's minute or hour and bucket
+-- latencies alike, so the answer is exactly the minute-only one (counts, rates, the p95 bucket).
+-- Edge: the hourly rollups also hold late outcomes of decisions older than 1440 minutes, which
+-- the minute rollup skips; the split reads hours only from H0 >= S on, so it never reads such an
+-- outcome: every decision at or after S was within 1440 minutes of any earlier apply. A late
+-- outcome of a decision in S's own (partial) hour but before S is in that hour's hourly row, and
+-- is not read: that hour comes from the minute rollup.
+-- utilization reads LOAD_SNAPSHOTS since V_ALERT_TARGETS' SINCE (now - WINDOW_MINUTES).
+-- Cost: once per distinct window length, rows = (at most 120 minutes x models x latency buckets
+-- in use) + (whole hours x models x (buckets + 1)), independent of the traffic (ranges of the
+-- rollups' primary keys): a 1440-minute window reads ~1/10 of the minute-only rows; plus the
+-- window's load snapshots.
 -- Inputs: none. Security: read-only; BI surface.
 CREATE VIEW V_ALERT_OBSERVATIONS AS
 WITH targets AS (
     SELECT * FROM V_ALERT_TARGETS
 ), windows AS (
-    SELECT DISTINCT WINDOW_MINUTES,
-           strftime('%Y-%m-%d %H:%M:00.000000', 'now', printf('-%d minutes', WINDOW_MINUTES))
-             AS SINCE_MINUTE
-      FROM targets
-     WHERE METRIC IN ('error_rate', 'no_traffic', 'p95_latency_ms')
-), hist AS (
-    SELECT w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET, SUM(r.SAMPLES) AS SAMPLES,
-           SUM(r.SUCCESSES) AS SUCCESSES
+    -- S = SINCE_MINUTE, H0 = the first whole hour at or after S (S + 59 minutes, floored to the
+    -- hour), HC = the current hour. With H0 < HC, [H0, HC) is read from the hourly rollups and
+    -- only [S, H0) and [HC, ...) from the minute rollup; otherwise HOURS_FROM = HOURS_TO = S: no
+    -- hours, every minute since S (the window lies within the last hour or so).
+    SELECT WINDOW_MINUTES, SINCE_MINUTE,
+           CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END AS HOURS_FROM,
+           CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END AS HOURS_TO
+      FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
+                   strftime('%Y-%m-%d %H:00:00.000000', SINCE_MINUTE, '+59 minutes') AS H0
+              FROM (SELECT DISTINCT WINDOW_MINUTES,
+                           strftime('%Y-%m-%d %H:%M:00.000000', 'now',
+                                    printf('-%d minutes', WINDOW_MINUTES)) AS SINCE_MINUTE,
+                           strftime('%Y-%m-%d %H:00:00.000000', 'now') AS HC
+                      FROM targets
+                     WHERE METRIC IN ('error_rate', 'no_traffic', 'p95_latency_ms')))
+), parts AS (
+    -- the window's minutes outside [HOURS_FROM, HOURS_TO) (two ranges of the minute rollup's
+    -- primary key), then its whole hours: latency buckets from MODEL_LATENCY_HOURLY, outcome
+    -- counts from MODEL_METRICS_HOURLY (BUCKET NULL, no samples: it moves no histogram rank)
+    SELECT w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET, r.SAMPLES, r.SAMPLES AS OUTCOMES, r.SUCCESSES
       FROM windows w
-     CROSS JOIN MODEL_METRICS_MINUTELY r
-     WHERE r.MINUTE_START >= w.SINCE_MINUTE
-     GROUP BY w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET
+      JOIN MODEL_METRICS_MINUTELY r
+        ON r.MINUTE_START >= w.SINCE_MINUTE AND r.MINUTE_START < w.HOURS_FROM
+    UNION ALL
+    SELECT w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET, r.SAMPLES, r.SAMPLES, r.SUCCESSES
+      FROM windows w
+      JOIN MODEL_METRICS_MINUTELY r ON r.MINUTE_START >= w.HOURS_TO
+    UNION ALL
+    SELECT w.WINDOW_MINUTES, l.MODEL_ID, l.BUCKET, l.SAMPLES, 0, 0
+      FROM windows w
+      JOIN MODEL_LATENCY_HOURLY l ON l.HOUR_START >= w.HOURS_FROM AND l.HOUR_START < w.HOURS_TO
+    UNION ALL
+    SELECT w.WINDOW_MINUTES, m.MODEL_ID, NULL, 0, m.REQUESTS, m.SUCCESSES
+      FROM windows w
+      JOIN MODEL_METRICS_HOURLY m ON m.HOUR_START >= w.HOURS_FROM AND m.HOUR_START < w.HOURS_TO
+), hist AS (
+    SELECT WINDOW_MINUTES, MODEL_ID, BUCKET, SUM(SAMPLES) AS SAMPLES, SUM(OUTCOMES) AS OUTCOMES,
+           SUM(SUCCESSES) AS SUCCESSES
+      FROM parts
+     GROUP BY WINDOW_MINUTES, MODEL_ID, BUCKET
 ), cumulative AS (
-    SELECT WINDOW_MINUTES, MODEL_ID, BUCKET, SAMPLES, SUCCESSES,
+    SELECT WINDOW_MINUTES, MODEL_ID, BUCKET, OUTCOMES, SUCCESSES,
            SUM(SAMPLES) OVER (PARTITION BY WINDOW_MINUTES, MODEL_ID ORDER BY BUCKET
                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CUM,
            SUM(SAMPLES) OVER (PARTITION BY WINDOW_MINUTES, MODEL_ID) AS N
       FROM hist
 ), traffic AS (
-    SELECT WINDOW_MINUTES, MODEL_ID, SUM(SAMPLES) AS OUTCOMES, SUM(SUCCESSES) AS SUCCESSES,
+    SELECT WINDOW_MINUTES, MODEL_ID, SUM(OUTCOMES) AS OUTCOMES, SUM(SUCCESSES) AS SUCCESSES,
            MIN(CASE WHEN CUM >= ceil(95 * N / 100.0) THEN BUCKET END) AS B95
       FROM cumulative
      GROUP BY WINDOW_MINUTES, MODEL_ID
