@@ -11,9 +11,10 @@
 -- Windows: error_rate, p95_latency_ms and no_traffic read the rollups maintained by
 -- SP_APPLY_OUTCOMES, never raw rows, over whole minutes: the decisions since S = start of the
 -- current minute - WINDOW_MINUTES (WINDOW_MINUTES to WINDOW_MINUTES + 1 minutes of decisions).
--- The window is split at H0 = the first whole hour at or after S (S itself when S is on the hour)
--- and HC = the current hour: [S, H0) and [HC, now] from MODEL_METRICS_MINUTELY, the whole hours
--- [H0, HC) from MODEL_METRICS_HOURLY (outcomes, successes) and MODEL_LATENCY_HOURLY (histogram).
+-- The window is split (columns SINCE_MINUTE, HOURS_FROM, HOURS_TO of V_ALERT_TARGETS) at H0 = the
+-- first whole hour at or after S (S itself when S is on the hour) and HC = the current hour:
+-- [S, H0) and [HC, now] from MODEL_METRICS_MINUTELY, the whole hours [H0, HC) from
+-- MODEL_METRICS_HOURLY (outcomes, successes) and MODEL_LATENCY_HOURLY (histogram).
 -- When H0 >= HC (a window within the last hour or so) every minute since S comes from
 -- MODEL_METRICS_MINUTELY. Both rollups are keyed by the decision's minute or hour and bucket
 -- latencies alike, so the answer is exactly the minute-only one (counts, rates, the p95 bucket).
@@ -70,29 +71,11 @@ SELECT RULE_ID, MODEL_ID, METRIC, COMPARATOR, THRESHOLD, WINDOW_MINUTES, MIN_SAM
                                        FROM (SELECT w.WINDOW_MINUTES, r.MODEL_ID, r.BUCKET,
                                                     r.SAMPLES, r.SAMPLES AS OUTCOMES,
                                                     r.SUCCESSES
-                                               FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE,
-                                                   CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END
-                                                     AS HOURS_FROM,
-                                                   CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END
-                                                     AS HOURS_TO
-                                              FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
-                                                           SERIES_ROUND(ADD_SECONDS(SINCE_MINUTE,
-                                                                                    3540),
-                                                                        'INTERVAL 1 HOUR',
-                                                                        ROUND_DOWN) AS H0
-                                                      FROM (SELECT DISTINCT WINDOW_MINUTES,
-                                                           ADD_SECONDS(SERIES_ROUND(
-                                                                         CURRENT_UTCTIMESTAMP,
-                                                                         'INTERVAL 1 MINUTE',
-                                                                         ROUND_DOWN),
-                                                                       -60 * WINDOW_MINUTES)
-                                                             AS SINCE_MINUTE,
-                                                           SERIES_ROUND(CURRENT_UTCTIMESTAMP,
-                                                                        'INTERVAL 1 HOUR',
-                                                                        ROUND_DOWN) AS HC
-                                                      FROM V_ALERT_TARGETS
-                                                     WHERE METRIC IN ('error_rate', 'no_traffic',
-                                                                      'p95_latency_ms')) w1) w0) w
+                                               FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE_MINUTE,
+                                                                    HOURS_FROM, HOURS_TO
+                                                       FROM V_ALERT_TARGETS
+                                                      WHERE METRIC IN ('error_rate', 'no_traffic',
+                                                                       'p95_latency_ms')) w
                                                JOIN MODEL_METRICS_MINUTELY r
                                                  ON r.MINUTE_START >= w.SINCE_MINUTE
                                                 AND (r.MINUTE_START < w.HOURS_FROM
@@ -100,29 +83,11 @@ SELECT RULE_ID, MODEL_ID, METRIC, COMPARATOR, THRESHOLD, WINDOW_MINUTES, MIN_SAM
                                              UNION ALL
                                              SELECT w.WINDOW_MINUTES, l.MODEL_ID, l.BUCKET,
                                                     l.SAMPLES, 0, 0
-                                               FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE,
-                                                   CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END
-                                                     AS HOURS_FROM,
-                                                   CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END
-                                                     AS HOURS_TO
-                                              FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
-                                                           SERIES_ROUND(ADD_SECONDS(SINCE_MINUTE,
-                                                                                    3540),
-                                                                        'INTERVAL 1 HOUR',
-                                                                        ROUND_DOWN) AS H0
-                                                      FROM (SELECT DISTINCT WINDOW_MINUTES,
-                                                           ADD_SECONDS(SERIES_ROUND(
-                                                                         CURRENT_UTCTIMESTAMP,
-                                                                         'INTERVAL 1 MINUTE',
-                                                                         ROUND_DOWN),
-                                                                       -60 * WINDOW_MINUTES)
-                                                             AS SINCE_MINUTE,
-                                                           SERIES_ROUND(CURRENT_UTCTIMESTAMP,
-                                                                        'INTERVAL 1 HOUR',
-                                                                        ROUND_DOWN) AS HC
-                                                      FROM V_ALERT_TARGETS
-                                                     WHERE METRIC IN ('error_rate', 'no_traffic',
-                                                                      'p95_latency_ms')) w1) w0) w
+                                               FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE_MINUTE,
+                                                                    HOURS_FROM, HOURS_TO
+                                                       FROM V_ALERT_TARGETS
+                                                      WHERE METRIC IN ('error_rate', 'no_traffic',
+                                                                       'p95_latency_ms')) w
                                                JOIN MODEL_LATENCY_HOURLY l
                                                  ON l.HOUR_START >= w.HOURS_FROM
                                                 AND l.HOUR_START < w.HOURS_TO
@@ -130,29 +95,11 @@ SELECT RULE_ID, MODEL_ID, METRIC, COMPARATOR, THRESHOLD, WINDOW_MINUTES, MIN_SAM
                                              SELECT w.WINDOW_MINUTES, m.MODEL_ID,
                                                     CAST(NULL AS INTEGER), 0, m.REQUESTS,
                                                     m.SUCCESSES
-                                               FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE,
-                                                   CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END
-                                                     AS HOURS_FROM,
-                                                   CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END
-                                                     AS HOURS_TO
-                                              FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
-                                                           SERIES_ROUND(ADD_SECONDS(SINCE_MINUTE,
-                                                                                    3540),
-                                                                        'INTERVAL 1 HOUR',
-                                                                        ROUND_DOWN) AS H0
-                                                      FROM (SELECT DISTINCT WINDOW_MINUTES,
-                                                           ADD_SECONDS(SERIES_ROUND(
-                                                                         CURRENT_UTCTIMESTAMP,
-                                                                         'INTERVAL 1 MINUTE',
-                                                                         ROUND_DOWN),
-                                                                       -60 * WINDOW_MINUTES)
-                                                             AS SINCE_MINUTE,
-                                                           SERIES_ROUND(CURRENT_UTCTIMESTAMP,
-                                                                        'INTERVAL 1 HOUR',
-                                                                        ROUND_DOWN) AS HC
-                                                      FROM V_ALERT_TARGETS
-                                                     WHERE METRIC IN ('error_rate', 'no_traffic',
-                                                                      'p95_latency_ms')) w1) w0) w
+                                               FROM (SELECT DISTINCT WINDOW_MINUTES, SINCE_MINUTE,
+                                                                    HOURS_FROM, HOURS_TO
+                                                       FROM V_ALERT_TARGETS
+                                                      WHERE METRIC IN ('error_rate', 'no_traffic',
+                                                                       'p95_latency_ms')) w
                                                JOIN MODEL_METRICS_HOURLY m
                                                  ON m.HOUR_START >= w.HOURS_FROM
                                                 AND m.HOUR_START < w.HOURS_TO) p

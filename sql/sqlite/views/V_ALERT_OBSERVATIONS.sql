@@ -11,9 +11,10 @@
 -- Windows: error_rate, p95_latency_ms and no_traffic read the rollups maintained by
 -- SP_APPLY_OUTCOMES, never raw rows, over whole minutes: the decisions since S = start of the
 -- current minute - WINDOW_MINUTES (WINDOW_MINUTES to WINDOW_MINUTES + 1 minutes of decisions).
--- The window is split at H0 = the first whole hour at or after S (S itself when S is on the hour)
--- and HC = the current hour: [S, H0) and [HC, now] from MODEL_METRICS_MINUTELY, the whole hours
--- [H0, HC) from MODEL_METRICS_HOURLY (outcomes, successes) and MODEL_LATENCY_HOURLY (histogram).
+-- The window is split (columns SINCE_MINUTE, HOURS_FROM, HOURS_TO of V_ALERT_TARGETS) at H0 = the
+-- first whole hour at or after S (S itself when S is on the hour) and HC = the current hour:
+-- [S, H0) and [HC, now] from MODEL_METRICS_MINUTELY, the whole hours [H0, HC) from
+-- MODEL_METRICS_HOURLY (outcomes, successes) and MODEL_LATENCY_HOURLY (histogram).
 -- When H0 >= HC (a window within the last hour or so) every minute since S comes from
 -- MODEL_METRICS_MINUTELY. Both rollups are keyed by the decision's minute or hour and bucket
 -- latencies alike, so the answer is exactly the minute-only one (counts, rates, the p95 bucket).
@@ -32,21 +33,10 @@ CREATE VIEW V_ALERT_OBSERVATIONS AS
 WITH targets AS (
     SELECT * FROM V_ALERT_TARGETS
 ), windows AS (
-    -- S = SINCE_MINUTE, H0 = the first whole hour at or after S (S + 59 minutes, floored to the
-    -- hour), HC = the current hour. With H0 < HC, [H0, HC) is read from the hourly rollups and
-    -- only [S, H0) and [HC, ...) from the minute rollup; otherwise HOURS_FROM = HOURS_TO = S: no
-    -- hours, every minute since S (the window lies within the last hour or so).
-    SELECT WINDOW_MINUTES, SINCE_MINUTE,
-           CASE WHEN H0 < HC THEN H0 ELSE SINCE_MINUTE END AS HOURS_FROM,
-           CASE WHEN H0 < HC THEN HC ELSE SINCE_MINUTE END AS HOURS_TO
-      FROM (SELECT WINDOW_MINUTES, SINCE_MINUTE, HC,
-                   strftime('%Y-%m-%d %H:00:00.000000', SINCE_MINUTE, '+59 minutes') AS H0
-              FROM (SELECT DISTINCT WINDOW_MINUTES,
-                           strftime('%Y-%m-%d %H:%M:00.000000', 'now',
-                                    printf('-%d minutes', WINDOW_MINUTES)) AS SINCE_MINUTE,
-                           strftime('%Y-%m-%d %H:00:00.000000', 'now') AS HC
-                      FROM targets
-                     WHERE METRIC IN ('error_rate', 'no_traffic', 'p95_latency_ms')))
+    -- one row per window length of the outcome metrics, split as V_ALERT_TARGETS says
+    SELECT DISTINCT WINDOW_MINUTES, SINCE_MINUTE, HOURS_FROM, HOURS_TO
+      FROM targets
+     WHERE METRIC IN ('error_rate', 'no_traffic', 'p95_latency_ms')
 ), parts AS (
     -- the window's minutes outside [HOURS_FROM, HOURS_TO) (two ranges of the minute rollup's
     -- primary key), then its whole hours: latency buckets from MODEL_LATENCY_HOURLY, outcome
