@@ -204,6 +204,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s("retry.max_delay_ms", "HANA_RETRY_MAX_DELAY_MS", 5000, "int", "Largest retry delay.", 0),
     _s(
+        "retry.budget_ms",
+        "MODEL_ROUTER_RETRY_BUDGET_MS",
+        3000,
+        "int",
+        "No transaction retry starts once this long has passed since the first attempt (a lock "
+        "wait that used its time is not waited for again; statement timeouts are never retried).",
+        0,
+    ),
+    _s(
         "retry.multiplier",
         "HANA_RETRY_MULTIPLIER",
         5.0,

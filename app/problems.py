@@ -112,6 +112,19 @@ def register_error_handlers(app: Flask) -> None:
             503, "Service unavailable", "the database is unavailable", headers={"Retry-After": "1"}
         )
 
+    @app.errorhandler(dberrors.ValueTooLarge)
+    def _too_large(exc: dberrors.ValueTooLarge):
+        # The column, never the value: a column narrower than the API's limit is our defect,
+        # but the client learns which field to shorten and nothing is stored.
+        field = exc.column.lower() or "body"
+        log.error("value too large for column %s on %s %s", field, request.method, request.path)
+        return problem_response(
+            422,
+            "Invalid input",
+            f"a value is too long to be stored: {field}",
+            [{"field": field, "reason": "value too long to be stored"}],
+        )
+
     @app.errorhandler(dberrors.ProcedureError)
     def _procedure(exc: dberrors.ProcedureError):
         from app.db.store import PROCEDURE_ERRORS

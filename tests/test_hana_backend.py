@@ -144,26 +144,61 @@ def test_connect_is_retried_per_the_policy(deaf):
     assert time.monotonic() - started < 3 * 0.3 + 0.3 + 1.0
 
 
-@pytest.mark.parametrize(
-    "code, expected",
-    [
-        (-10709, errors.DatabaseUnavailable),
-        (-10807, errors.DatabaseUnavailable),
-        (1888, errors.DatabaseUnavailable),
-        (131, errors.TransientError),
-        (133, errors.TransientError),
-        (613, errors.TransientError),
-        (301, errors.UniqueViolation),
-        (10002, errors.ProcedureError),
-        (257, errors.DatabaseError),
-    ],
-)
-def test_error_classification_by_code(code, expected):
+# (hdbcli class the driver raises for the code, code, our type, our class). The driver's own
+# code-to-class mapping raises most server errors as the base dbapi.Error (HANA_NOTES).
+HDBCLI_ERRORS = [
+    ("Error", -10709, errors.DatabaseUnavailable, errors.ErrorClass.CONNECTION_LOST),
+    ("OperationalError", -10807, errors.DatabaseUnavailable, errors.ErrorClass.CONNECTION_LOST),
+    ("Error", 1888, errors.DatabaseUnavailable, errors.ErrorClass.CONNECTION_LOST),
+    ("ProgrammingError", 0, errors.DatabaseUnavailable, errors.ErrorClass.CONNECTION_LOST),
+    ("Error", 131, errors.TransientError, errors.ErrorClass.TRANSIENT),
+    ("Error", 133, errors.TransientError, errors.ErrorClass.TRANSIENT),
+    ("Error", 146, errors.TransientError, errors.ErrorClass.TRANSIENT),
+    ("Error", 129, errors.TransientError, errors.ErrorClass.TRANSIENT),
+    ("Error", 613, errors.StatementTimeout, errors.ErrorClass.TIMEOUT),
+    ("IntegrityError", 301, errors.UniqueViolation, errors.ErrorClass.FATAL),
+    ("Error", 274, errors.ValueTooLarge, errors.ErrorClass.FATAL),
+    ("Error", 677, errors.ConstraintViolation, errors.ErrorClass.FATAL),
+    ("IntegrityError", 462, errors.ConstraintViolation, errors.ErrorClass.FATAL),
+    ("Error", 463, errors.DatabaseError, errors.ErrorClass.FATAL),  # too many tables
+    ("Error", 10002, errors.ProcedureError, errors.ErrorClass.FATAL),
+    ("Error", 258, errors.DatabaseError, errors.ErrorClass.FATAL),
+    ("ProgrammingError", 288, errors.DatabaseError, errors.ErrorClass.FATAL),
+    ("ProgrammingError", 257, errors.DatabaseError, errors.ErrorClass.FATAL),
+]
+
+
+@pytest.mark.parametrize("driver_class, code, expected, error_class", HDBCLI_ERRORS)
+def test_error_classification_by_code(driver_class, code, expected, error_class):
     from hdbcli import dbapi
 
-    exc = dbapi.Error(code, "text")
+    text = "Connection closed" if code == 0 else "text"
+    exc = getattr(dbapi, driver_class)(code, text)
     translated = backend(1).translate(exc)
     assert type(translated) is expected
+    assert backend(1).classify(exc) is error_class
+    assert backend(1).is_connection_error(exc) is (error_class is errors.ErrorClass.CONNECTION_LOST)
+
+
+def test_value_too_large_names_the_column_and_not_the_value():
+    from hdbcli import dbapi
+
+    exc = dbapi.Error(
+        274, 'inserted value too large for column: Failed in "ENDPOINT" column with the value '
+        "'https://secret.example/abc'"
+    )
+    translated = backend(1).translate(exc)
+    assert isinstance(translated, errors.ValueTooLarge)
+    assert translated.column == "ENDPOINT"
+    assert "secret" not in str(translated)
+
+
+def test_a_statement_timeout_is_not_retried_but_keeps_the_connection():
+    from hdbcli import dbapi
+
+    translated = backend(1).translate(dbapi.Error(613, "execution aborted by timeout"))
+    assert isinstance(translated, errors.DatabaseUnavailable)  # 503 and the writer spools
+    assert not isinstance(translated, errors.TransientError)  # run_in_transaction retries these
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,7 @@ class Database:
         retry_initial_delay: float = 0.1,
         retry_max_delay: float = 5.0,
         retry_multiplier: float = 5.0,
+        retry_budget: float = 3.0,
     ) -> None:
         self.backend = backend
         self.dialect = backend.dialect
@@ -57,6 +58,7 @@ class Database:
         self.retry_initial_delay = retry_initial_delay
         self.retry_max_delay = retry_max_delay
         self.retry_multiplier = retry_multiplier
+        self.retry_budget = retry_budget
         self.pool = ConnectionPool(
             backend.connect,
             min_size=min_size,
@@ -91,6 +93,7 @@ class Database:
             retry_initial_delay=config.seconds("retry.initial_delay_ms"),
             retry_max_delay=config.seconds("retry.max_delay_ms"),
             retry_multiplier=config["retry.multiplier"],
+            retry_budget=config.seconds("retry.budget_ms"),
         )
 
     def __repr__(self) -> str:
@@ -138,19 +141,24 @@ class Database:
 
     def run_in_transaction(self, work: Callable[[Any], T], *, attempts: int | None = None) -> T:
         """Run work(conn) in a transaction; retry transient errors (lock waits, deadlocks) with
-        the same backoff and jitter as connects (app.db.retry), `attempts` in all."""
+        the same backoff and jitter as connects (app.db.retry), `attempts` in all, and none
+        that would start after `retry_budget` seconds: a lock wait can last a statement
+        timeout, and three of them would hold a request for minutes. A StatementTimeout is
+        not a TransientError and is never retried."""
         attempts = attempts or self.retry_attempts
         delays = backoff_delays(
             attempts - 1, self.retry_initial_delay, self.retry_multiplier, self.retry_max_delay
         )
+        started = time.monotonic()
         for delay in [*delays, None]:
             try:
                 with self.transaction() as conn:
                     return work(conn)
             except errors.TransientError:
-                if delay is None:
+                pause = None if delay is None else equal_jitter(delay)
+                if pause is None or time.monotonic() + pause - started > self.retry_budget:
                     raise
-                time.sleep(equal_jitter(delay))
+                time.sleep(pause)
         raise AssertionError("unreachable")
 
     # -- named SQL ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Database errors the rest of the service sees, whatever the dialect.
 
-Backends classify driver errors into three classes (HANA_NOTES: connection lost, transient,
-fatal) and raise these types, so callers never inspect driver error codes themselves.
+Backends classify driver errors into the classes of HANA_NOTES (connection lost, transient,
+timeout, fatal) and raise these types, so callers never inspect driver error codes themselves.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import enum
 class ErrorClass(enum.Enum):
     CONNECTION_LOST = "connection_lost"  # discard the connection; retry idempotent work
     TRANSIENT = "transient"  # roll back and retry the transaction with backoff
+    TIMEOUT = "timeout"  # the statement used its whole time limit: never waited for again
     FATAL = "fatal"  # no retry; a clear error to the caller
 
 
@@ -27,8 +28,19 @@ class DatabaseUnavailable(DatabaseError):
     error_class = ErrorClass.CONNECTION_LOST
 
 
+class StatementTimeout(DatabaseUnavailable):
+    """A statement ran into its time limit (HANA 613, SQLite's progress-handler limit).
+
+    Not retried: a retry would wait the whole limit again, so a request could wait several
+    limits. For callers it is the database not answering in time, hence a DatabaseUnavailable
+    (503 with Retry-After; the writer spools); the connection itself is sound and kept.
+    """
+
+    error_class = ErrorClass.TIMEOUT
+
+
 class TransientError(DatabaseError):
-    """A lock wait, deadlock or statement timeout: the transaction may succeed if retried."""
+    """A lock wait or deadlock: the transaction may succeed if retried."""
 
     error_class = ErrorClass.TRANSIENT
 
@@ -39,6 +51,19 @@ class UniqueViolation(DatabaseError):
 
 class ConstraintViolation(DatabaseError):
     """A foreign key or CHECK constraint refused a row."""
+
+
+class ValueTooLarge(DatabaseError):
+    """A value does not fit its column (HANA 274; SQLite stores anything).
+
+    `column` names the column when the driver said which (HANA does), else "". The API's limits
+    are checked against the column widths by a test, so this is a defect guard, not a path
+    clients reach; it is rendered as a 422 naming the column, never quoting the value.
+    """
+
+    def __init__(self, message: str, column: str = "") -> None:
+        super().__init__(message)
+        self.column = column
 
 
 class ProcedureError(DatabaseError):

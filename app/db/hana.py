@@ -9,6 +9,7 @@ Errors are classified by HANA error code as HANA_NOTES describes.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from app.db import errors
@@ -34,10 +35,16 @@ CONNECT_PROPERTIES = frozenset(
     }
 )
 
+# Codes as HANA_NOTES classifies them (SAP's error code list).
 CONNECTION_LOST_CODES = frozenset({-10709, -10807, -10108, -10821, 1888, -10735})
-TRANSIENT_CODES = frozenset({131, 133, 146, 129, 613})
+# 131 lock wait timeout, 133 deadlock, 146 lock acquisition failed, 129 transaction rolled back
+# by an internal error: the same transaction may pass when run again.
+TRANSIENT_CODES = frozenset({131, 133, 146, 129})
+STATEMENT_TIMEOUT = 613  # the statement used its whole limit: not retried (errors.StatementTimeout)
 UNIQUE_VIOLATION = 301
-CONSTRAINT_CODES = frozenset({287, 461, 462, 463, 677})  # not null, FK, CHECK
+VALUE_TOO_LARGE = 274
+CONSTRAINT_CODES = frozenset({287, 461, 462, 677})  # not null, FK (461/462), CHECK
+_TOO_LARGE_COLUMN = re.compile(r'"([A-Za-z0-9_$#]+)"\s+column')
 SIGNAL_CODES = range(10000, 20000)
 
 
@@ -226,14 +233,23 @@ class HanaBackend:
     # -- errors ------------------------------------------------------------------------------
 
     def translate(self, exc: BaseException) -> Exception:
+        """Map a hdbcli error (mostly the base dbapi.Error: HANA_NOTES) to app.db.errors by
+        its errorcode."""
         code = getattr(exc, "errorcode", None)
         text = getattr(exc, "errortext", None) or str(exc)
         if code in CONNECTION_LOST_CODES or "connection closed" in str(text).lower():
             return errors.DatabaseUnavailable(f"HANA connection lost ({code}): {text}")
+        if code == STATEMENT_TIMEOUT:
+            return errors.StatementTimeout(f"HANA statement timeout ({code})")
         if code in TRANSIENT_CODES:
             return errors.TransientError(f"HANA transient error ({code}): {text}")
         if code == UNIQUE_VIOLATION:
             return errors.UniqueViolation(f"HANA unique constraint violated: {text}")
+        if code == VALUE_TOO_LARGE:
+            # The text quotes the offending value: keep only the column's name.
+            match = _TOO_LARGE_COLUMN.search(str(text))
+            column = match.group(1) if match else ""
+            return errors.ValueTooLarge(f"HANA value too large for column {column or '?'}", column)
         if code in CONSTRAINT_CODES:
             return errors.ConstraintViolation(f"HANA constraint violated ({code}): {text}")
         if isinstance(code, int) and code in SIGNAL_CODES:

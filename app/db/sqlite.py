@@ -167,7 +167,9 @@ class SqliteBackend:
             if "unique" in lowered or "primary key" in lowered:
                 return errors.UniqueViolation(text)
             return errors.ConstraintViolation(text)
-        if "locked" in lowered or "busy" in lowered or "interrupted" in lowered:
+        if "interrupted" in lowered:  # our progress-handler time limit (HANA's 613)
+            return errors.StatementTimeout(text)
+        if "locked" in lowered or "busy" in lowered:
             return errors.TransientError(text)
         if (
             "unable to open" in lowered
