@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Readiness:
-    """Cached result of the migrations check: yoyo opens its own connection, so not per probe."""
+    """Cached result of the migrations check (a read of yoyo's table and of the migration
+    files): probes come every few seconds per orchestrator, the answer changes only on deploy."""
 
     ttl_s: float = 10.0
     _checked_at: float = field(default=-1e9)
@@ -35,7 +36,8 @@ class Readiness:
         with self._lock:
             if self._pending is not None and time.monotonic() - self._checked_at < self.ttl_s:
                 return self._pending
-        pending = deploy.pending_migrations(db.backend)
+        with db.read() as conn:
+            pending = deploy.pending_migrations(db.backend, conn)
         with self._lock:
             self._pending, self._checked_at = pending, time.monotonic()
         return pending

@@ -163,6 +163,8 @@ HDBCLI_ERRORS = [
     ("Error", 463, errors.DatabaseError, errors.ErrorClass.FATAL),  # too many tables
     ("Error", 10002, errors.ProcedureError, errors.ErrorClass.FATAL),
     ("Error", 258, errors.DatabaseError, errors.ErrorClass.FATAL),
+    ("ProgrammingError", 259, errors.MissingObject, errors.ErrorClass.FATAL),
+    ("Error", 397, errors.MissingObject, errors.ErrorClass.FATAL),
     ("ProgrammingError", 288, errors.DatabaseError, errors.ErrorClass.FATAL),
     ("ProgrammingError", 257, errors.DatabaseError, errors.ErrorClass.FATAL),
 ]

@@ -43,7 +43,11 @@ def test_apply_rollback_apply(tmp_path):
     again = deploy.migrate(backend)
     assert sorted(again.applied) == sorted(first.applied)
     assert schema(backend.path) == built
-    assert deploy.pending_migrations(backend) == []
+    conn = backend.connect()
+    try:
+        assert deploy.pending_migrations(backend, conn) == []
+    finally:
+        conn.close()
 
 
 def test_second_migrate_changes_no_table_and_redeploys_views(tmp_path):

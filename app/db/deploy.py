@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from yoyo import read_migrations
 from yoyo.connections import DatabaseURI, get_backend
 
+from app.db import errors
 from app.db.sqlfiles import MIGRATIONS_ROOT, load_catalog, split_statements
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,21 @@ def _yoyo(backend):
     return yoyo_backend
 
 
-def pending_migrations(backend) -> list[str]:
-    """Ids of migrations not yet applied (empty: the schema is current)."""
-    yb = _yoyo(backend)
+def pending_migrations(backend, conn) -> list[str]:
+    """Ids of migrations not yet applied (empty: the schema is current), read-only on `conn`.
+
+    Readiness runs this as the least-privileged service user, so it only SELECTs yoyo's
+    migration table: a yoyo backend would create its lock table and probe transactional DDL
+    with a CREATE TABLE (HANA answers 258 to the service user). A schema never migrated has no
+    such table: then every migration is pending.
+    """
+    migrations = _migrations(backend.dialect)
     try:
-        return [m.id for m in yb.to_apply(_migrations(backend.dialect))]
-    finally:
-        yb.connection.close()
+        rows = backend.execute(conn, backend.sql.queries["list-applied-migrations"])
+    except errors.MissingObject:
+        rows = []
+    applied = {row["migration_hash"] for row in rows}
+    return [m.id for m in migrations if m.hash not in applied]
 
 
 def migrate(backend) -> DeployReport:

@@ -53,6 +53,11 @@ class ConstraintViolation(DatabaseError):
     """A foreign key or CHECK constraint refused a row."""
 
 
+class MissingObject(DatabaseError):
+    """A table, view, index or procedure named by the statement does not exist (HANA 259, 261,
+    321, 328, 397; SQLite "no such ..."): e.g. a schema not migrated yet."""
+
+
 class ValueTooLarge(DatabaseError):
     """A value does not fit its column (HANA 274; SQLite stores anything).
 

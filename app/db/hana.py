@@ -44,6 +44,8 @@ STATEMENT_TIMEOUT = 613  # the statement used its whole limit: not retried (erro
 UNIQUE_VIOLATION = 301
 VALUE_TOO_LARGE = 274
 CONSTRAINT_CODES = frozenset({287, 461, 462, 677})  # not null, FK (461/462), CHECK
+# invalid table / index / view / function or procedure / object name: the object is missing
+MISSING_OBJECT_CODES = frozenset({259, 261, 321, 328, 397})
 _TOO_LARGE_COLUMN = re.compile(r'"([A-Za-z0-9_$#]+)"\s+column')
 SIGNAL_CODES = range(10000, 20000)
 
@@ -252,6 +254,8 @@ class HanaBackend:
             return errors.ValueTooLarge(f"HANA value too large for column {column or '?'}", column)
         if code in CONSTRAINT_CODES:
             return errors.ConstraintViolation(f"HANA constraint violated ({code}): {text}")
+        if code in MISSING_OBJECT_CODES:
+            return errors.MissingObject(f"HANA object missing ({code}): {text}")
         if isinstance(code, int) and code in SIGNAL_CODES:
             return errors.ProcedureError(code, str(text))
         return errors.DatabaseError(f"HANA error ({code}): {text}")

@@ -167,6 +167,8 @@ class SqliteBackend:
             if "unique" in lowered or "primary key" in lowered:
                 return errors.UniqueViolation(text)
             return errors.ConstraintViolation(text)
+        if lowered.startswith("no such table") or lowered.startswith("no such view"):
+            return errors.MissingObject(text)
         if "interrupted" in lowered:  # our progress-handler time limit (HANA's 613)
             return errors.StatementTimeout(text)
         if "locked" in lowered or "busy" in lowered:
