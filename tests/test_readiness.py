@@ -51,7 +51,7 @@ def test_readyz_runs_only_selects(migrated, overrides, traced):
     assert any("_yoyo_migration" in s for s in probe), probe  # the migrations were checked
     writes = [s for s in probe if not s.lstrip().upper().startswith(READ_ONLY)]
     assert writes == []
-    assert not any("yoyo_tmp" in s or "_yoyo_lock" in s for s in probe)
+    assert not any("yoyo_tmp" in s or "yoyo_lock" in s for s in probe)
 
 
 def test_readyz_on_a_database_never_migrated_is_503_without_creating_anything(

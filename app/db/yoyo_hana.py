@@ -4,11 +4,27 @@ Follows HANA_NOTES: hdbcli's paramstyle is a tuple, which yoyo's change_param_st
 so this backend binds parameters itself; autocommit is switched off at connect; HANA has no BEGIN
 statement, so begin() only sets a flag and savepoints are no-ops (as yoyo's Oracle backend does);
 yoyo's internal tables are created directly in their current (quoted lowercase) shape.
+
+Errors: hdbcli raises most server errors (258 privilege, 613, 677, our SIGNALs) as the base
+`dbapi.Error`, not `DatabaseError`, and yoyo catches only `backend.DatabaseError` (lock table
+creation, the transactional-DDL probe, a failed step's undo): so this backend's DatabaseError
+is `dbapi.Error`.
+
+A failed migration leaves the schema as it was. HANA commits each DDL statement by default, so
+every migration connection runs `SET TRANSACTION AUTOCOMMIT DDL OFF` (as SAP's sqlalchemy-hana
+does for Alembic): a migration is then one transaction that yoyo rolls back whole. Should a
+statement still have committed, the objects the failed migration created are dropped (the
+schema's objects before and after are compared), so the next `migrate` starts clean.
 """
 
 from __future__ import annotations
 
+import logging
+
+from yoyo import exceptions
 from yoyo.backends.base import DatabaseBackend
+
+log = logging.getLogger(__name__)
 
 _INTERNAL_TABLES = (
     (
@@ -31,9 +47,35 @@ _INTERNAL_TABLES = (
 )
 
 
+# Objects a migration may create, dropped in this order when a failed one left them behind.
+_DROP_ORDER = ("VIEW", "PROCEDURE", "FUNCTION", "INDEX", "TABLE", "SEQUENCE")
+
+
 class HanaYoyoBackend(DatabaseBackend):
     driver_module = "hdbcli.dbapi"
     list_tables_sql = "SELECT TABLE_NAME FROM SYS.TABLES WHERE SCHEMA_NAME = CURRENT_SCHEMA"
+    list_objects_sql = (
+        "SELECT OBJECT_NAME, OBJECT_TYPE FROM SYS.OBJECTS WHERE SCHEMA_NAME = CURRENT_SCHEMA"
+    )
+    transactional_ddl_sql = "SET TRANSACTION AUTOCOMMIT DDL OFF"
+
+    def __init__(self, dburi, migration_table):
+        super().__init__(dburi, migration_table)
+        self.DatabaseError = self.driver.Error  # the base class: see the module docstring
+
+    def _load_driver_module(self):
+        driver = super()._load_driver_module()
+        exceptions.register(driver.Error)
+        return driver
+
+    def init_connection(self, connection):
+        """On connect and after every rollback: DDL joins the transaction (HANA's default
+        commits each DDL statement at once)."""
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self.transactional_ddl_sql)
+        finally:
+            cursor.close()
     create_lock_table_sql = (
         'CREATE COLUMN TABLE {0.lock_table_quoted} ("locked" INT DEFAULT 1, '
         '"ctime" TIMESTAMP, "pid" INT NOT NULL, PRIMARY KEY ("locked"))'
@@ -74,6 +116,48 @@ class HanaYoyoBackend(DatabaseBackend):
         else:
             cursor.execute(sql)
         return cursor
+
+    def apply_one(self, migration, force=False, mark=True):
+        """Apply one migration; if it fails, drop what it created, then re-raise."""
+        before = self.schema_objects()
+        try:
+            super().apply_one(migration, force=force, mark=mark)
+        except self.DatabaseError:
+            left = self.schema_objects() - before
+            if left:
+                log.error(
+                    "migration %s failed and left %d objects; dropping them: %s",
+                    migration.id,
+                    len(left),
+                    ", ".join(sorted(name for name, _ in left)),
+                )
+                self.drop_objects(left)
+            raise
+
+    def schema_objects(self) -> set[tuple[str, str]]:
+        """(name, type) of the objects in the migration schema, yoyo's own excluded."""
+        rows = self.execute(self.list_objects_sql).fetchall()
+        self.connection.rollback()  # a read: leave no transaction open for yoyo's next step
+        return {(row[0], row[1]) for row in rows if not str(row[0]).lower().startswith("_yoyo")}
+
+    def drop_objects(self, objects: set[tuple[str, str]]) -> None:
+        """Drop objects left by a failed migration, dependants first; each drop commits on its
+        own, and one that fails (already dropped with its table) does not stop the rest."""
+        rank = {kind: i for i, kind in enumerate(_DROP_ORDER)}
+        for name, kind in sorted(objects, key=lambda o: (rank.get(o[1], len(rank)), o[0])):
+            if kind not in rank:
+                log.error("left %s %s in place: not a kind a migration creates", kind, name)
+                continue
+            try:
+                self.execute(self.drop_object_sql(name, kind))
+                self.connection.commit()
+            except self.DatabaseError as exc:
+                self.connection.rollback()
+                log.info("drop of %s %s skipped: %s", kind, name, exc)
+
+    def drop_object_sql(self, name: str, kind: str) -> str:
+        cascade = "" if kind == "INDEX" else " CASCADE"
+        return f"DROP {kind} {self.quote_identifier(name)}{cascade}"
 
     def list_tables(self, **kwargs):
         return [row[0] for row in self.execute(self.list_tables_sql).fetchall()]
