@@ -186,8 +186,9 @@ def test_value_too_large_names_the_column_and_not_the_value():
     from hdbcli import dbapi
 
     exc = dbapi.Error(
-        274, 'inserted value too large for column: Failed in "ENDPOINT" column with the value '
-        "'https://secret.example/abc'"
+        274,
+        'inserted value too large for column: Failed in "ENDPOINT" column with the value '
+        "'https://secret.example/abc'",
     )
     translated = backend(1).translate(exc)
     assert isinstance(translated, errors.ValueTooLarge)

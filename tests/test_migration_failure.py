@@ -102,7 +102,9 @@ def test_the_hana_yoyo_backend_catches_hdbcli_base_error(hana_yoyo):
     assert not issubclass(dbapi.Error, dbapi.DatabaseError)  # what yoyo's default would miss
 
 
-@pytest.mark.parametrize("ddl_off_honoured", [True, False], ids=["ddl-in-transaction", "ddl-autocommitted"])
+@pytest.mark.parametrize(
+    "ddl_off_honoured", [True, False], ids=["ddl-in-transaction", "ddl-autocommitted"]
+)
 def test_a_failed_hana_migration_leaves_the_schema_as_it_was(
     tmp_path, hana_yoyo, monkeypatch, ddl_off_honoured
 ):

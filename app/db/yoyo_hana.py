@@ -76,6 +76,7 @@ class HanaYoyoBackend(DatabaseBackend):
             cursor.execute(self.transactional_ddl_sql)
         finally:
             cursor.close()
+
     create_lock_table_sql = (
         'CREATE COLUMN TABLE {0.lock_table_quoted} ("locked" INT DEFAULT 1, '
         '"ctime" TIMESTAMP, "pid" INT NOT NULL, PRIMARY KEY ("locked"))'
