@@ -15,7 +15,6 @@ from app.db.store._common import (
     from_json,
     now,
     reading,
-    to_json,
     write,
 )
 
@@ -65,14 +64,18 @@ def create_assignment_run(
         "total_score": run.get("total_score"),
         "greedy_total_score": run.get("greedy_total_score"),
         "improvement_pct": run.get("improvement_pct"),
-        "unassigned": to_json(run.get("unassigned") or []),
         "created_at": at,
     }
     rows = [_assignment_row(run_id, run["method"], a, at) for a in assignments]
+    unassigned = [
+        {"run_id": run_id, "agent_id": u["agent_id"], "reason": u["reason"]}
+        for u in run.get("unassigned") or []
+    ]
 
     def work(c):
         db.execute(c, "insert-assignment-run", params)
         db.executemany(c, "insert-assignment", rows)
+        db.executemany(c, "insert-run-unassigned", unassigned)
         if activate and not dry_run:
             db.call(c, "SP_ACTIVATE_ASSIGNMENT_RUN", {"p_run_id": run_id})
         return _run(db, c, run_id)
@@ -120,7 +123,16 @@ def list_assignment_runs(db, limit: int = 10, *, scored_only: bool = False) -> l
     params = {"limit": int(limit), "scored_only": flag(scored_only)}
     with reading(db) as conn:
         rows = db.query(conn, "list-assignment-runs", params)
-    return [_run_summary(r) for r in rows]
+        since = min((r["created_at"] for r in rows), default=None)
+        members = (
+            []
+            if since is None
+            else db.query(conn, "list-unassigned-of-runs-since", {"since": since})
+        )
+    by_run: dict[str, list[dict]] = {}
+    for m in members:
+        by_run.setdefault(m["run_id"], []).append(m)
+    return [_run_summary(r, by_run.get(r["run_id"], [])) for r in rows]
 
 
 def get_active_assignments(db) -> list[dict]:
@@ -148,8 +160,9 @@ def _run(db, conn, run_id: str) -> dict | None:
     if not rows:
         return None
     members = db.query(conn, "list-run-assignments", {"run_id": run_id})
+    unassigned = db.query(conn, "list-run-unassigned", {"run_id": run_id})
     return {
-        **_run_summary(rows[0]),
+        **_run_summary(rows[0], unassigned),
         "assignments": [
             {
                 "assignment_id": m["assignment_id"],
@@ -163,14 +176,17 @@ def _run(db, conn, run_id: str) -> dict | None:
     }
 
 
-def _run_summary(run: dict) -> dict:
-    """A run row (get-assignment-run, list-assignment-runs) without its assignments."""
+def _run_summary(run: dict, unassigned: list[dict]) -> dict:
+    """A run row (get-assignment-run, list-assignment-runs) with its ASSIGNMENT_RUN_UNASSIGNED
+    rows, without its assignments. A run made before migration 0012 has no such rows and its
+    list in the legacy JSON column UNASSIGNED instead."""
+    listed = [{"agent_id": u["agent_id"], "reason": u["reason"]} for u in unassigned]
     return {
         "run_id": run["run_id"],
         "method": run["method"],
         "status": run["status"],
         "dry_run": run["status"] == "dry_run",
-        "unassigned": from_json(run["unassigned"], []),
+        "unassigned": listed or from_json(run["unassigned"], []),
         "total_score": as_float(run["total_score"]),
         "greedy_total_score": as_float(run["greedy_total_score"]),
         "improvement_pct": as_float(run["improvement_pct"]),

@@ -3,9 +3,30 @@
 
 -- name: insert-assignment-run
 INSERT INTO ASSIGNMENT_RUNS (RUN_ID, METHOD, STATUS, TOTAL_SCORE, GREEDY_TOTAL_SCORE,
-                             IMPROVEMENT_PCT, UNASSIGNED, CREATED_AT)
+                             IMPROVEMENT_PCT, CREATED_AT)
 VALUES (:run_id, :method, :status, :total_score, :greedy_total_score,
-        :improvement_pct, :unassigned, :created_at);
+        :improvement_pct, :created_at);
+
+-- name: insert-run-unassigned
+-- One row per agent the run could not place (ASSIGNMENT_RUNS.UNASSIGNED, a JSON list, is read
+-- only for runs made before migration 0012).
+INSERT INTO ASSIGNMENT_RUN_UNASSIGNED (RUN_ID, AGENT_ID, REASON)
+VALUES (:run_id, :agent_id, :reason);
+
+-- name: list-run-unassigned
+SELECT RUN_ID, AGENT_ID, REASON
+  FROM ASSIGNMENT_RUN_UNASSIGNED
+ WHERE RUN_ID = :run_id
+ ORDER BY AGENT_ID;
+
+-- name: list-unassigned-of-runs-since
+-- The unassigned agents of every run created at or after :since (the oldest run of a page of
+-- list-assignment-runs); the caller keeps those of the page's runs.
+SELECT U.RUN_ID, U.AGENT_ID, U.REASON
+  FROM ASSIGNMENT_RUN_UNASSIGNED U
+  JOIN ASSIGNMENT_RUNS R ON R.RUN_ID = U.RUN_ID
+ WHERE R.CREATED_AT >= :since
+ ORDER BY U.RUN_ID, U.AGENT_ID;
 
 -- name: insert-assignment
 INSERT INTO AGENT_MODEL_ASSIGNMENTS (ASSIGNMENT_ID, RUN_ID, AGENT_ID, MODEL_ID, SCORE, METHOD,
