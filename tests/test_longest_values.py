@@ -82,7 +82,7 @@ def test_the_longest_strings_are_stored_and_read_back(api):
     assert [r["name"] for r in rules if r["rule_id"] == rule["rule_id"]] == [LONG_TEXT]
 
 
-def test_an_auto_assign_with_many_unassigned_agents_is_stored_whole(api, app, migrated):
+def test_an_auto_assign_with_many_unassigned_agents_is_stored_whole(api, app, config):
     assert api.post("/api/v1/models", model_body("small", context_window=1000)).status_code == 201
     agents = [f"needs-big-context-{i:03d}" for i in range(150)]
     for agent_id in agents:  # no model has the context they need: none can be placed
@@ -96,7 +96,7 @@ def test_an_auto_assign_with_many_unassigned_agents_is_stored_whole(api, app, mi
     stored = store.get_latest_assignment_run(app.extensions["router"].db)
     assert sorted(u["agent_id"] for u in stored["unassigned"]) == agents
     assert {u["reason"] for u in stored["unassigned"]} == {"no feasible model"}
-    with sqlite3.connect(migrated["sqlite.path"]) as conn:
+    with sqlite3.connect(config["sqlite.path"]) as conn:
         rows = conn.execute(
             "SELECT COUNT(*) FROM ASSIGNMENT_RUN_UNASSIGNED WHERE RUN_ID = ?", (run["run_id"],)
         ).fetchone()
@@ -106,10 +106,10 @@ def test_an_auto_assign_with_many_unassigned_agents_is_stored_whole(api, app, mi
     assert rows == (150,) and legacy == (None,)  # one row per agent, no JSON list
 
 
-def test_a_run_made_before_migration_0012_keeps_its_json_list(app, migrated):
+def test_a_run_made_before_migration_0012_keeps_its_json_list(app, config):
     db = app.extensions["router"].db
     legacy = [{"agent_id": "old-agent", "reason": "capacity exhausted"}]
-    with sqlite3.connect(migrated["sqlite.path"]) as conn:
+    with sqlite3.connect(config["sqlite.path"]) as conn:
         conn.execute(
             "INSERT INTO ASSIGNMENT_RUNS (RUN_ID, METHOD, STATUS, UNASSIGNED, CREATED_AT) "
             "VALUES ('run-before-0012', 'hungarian', 'dry_run', ?, '2026-01-01 00:00:00.000000')",
