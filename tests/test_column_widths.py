@@ -60,8 +60,8 @@ STORED = {
 }
 # Request models whose fields are the models above (lists of them): nothing stored of their own.
 CONTAINERS = {"CatalogFile", "OutcomeBatchIn", "AlertRulesIn"}
-_CAPABILITY_FIELD = schemas.CapabilityName.__metadata__[0]
-CAPABILITY_LIMIT = next(m.max_length for m in _CAPABILITY_FIELD.metadata if hasattr(m, "max_length"))
+_CAP = schemas.CapabilityName.__metadata__[0]
+CAPABILITY_LIMIT = next(m.max_length for m in _CAP.metadata if hasattr(m, "max_length"))
 
 
 def request_models() -> dict[str, type]:
