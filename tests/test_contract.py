@@ -374,6 +374,33 @@ def test_minute_view_matches_raw_rows(bdb, scenario):
     assert len(rows) >= 10 and all(r["decisions"] >= r["outcomes"] for r in rows)
 
 
+def test_views_end_with_their_clock_slack(bdb, scenario):
+    """V_ROUTING_MINUTELY_1H and V_TOP_AGENT_MODEL_PAIRS look one minute / one hour ahead (a
+    worker's clock may run slightly ahead) and no further: decisions dated far ahead count in
+    neither, in both dialects (the HANA twins once had no upper bound)."""
+
+    def add_then_read(now):
+        ahead = [
+            {"decided_at": floor_minute(now) + timedelta(minutes=3), "latency_ms": 5.0},
+            {"decided_at": floor_hour(now) + timedelta(hours=3), "latency_ms": 5.0},
+        ]
+        add_decisions(bdb, scenario, ahead, f"ct-ahead-{now:%H%M%S%f}")
+        with bdb.read() as conn:
+            pairs = bdb.backend.execute(conn, "SELECT * FROM V_TOP_AGENT_MODEL_PAIRS")
+        return store.list_minute_metrics(bdb), pairs
+
+    (minutes, pairs), now = stable_minute(add_then_read)
+    assert max(r["minute_start"] for r in minutes) <= (
+        floor_minute(now) + timedelta(minutes=1)
+    ).isoformat(timespec="microseconds")
+    limit = floor_hour(now) + timedelta(hours=2)
+    rows = [r for r in scenario.outcome_rows(window_start(now, 24)) if r["decided_at"] < limit]
+    pair = (scenario.agents[0], scenario.models[0])
+    want = sum(1 for r in rows if (r["agent_id"], r["model_id"]) == pair)
+    got = [p for p in pairs if (p["agent_id"], p["model_id"]) == pair]
+    assert len(got) == 1 and int(got[0]["requests"]) == want
+
+
 def test_assignment_runs_list_newest_first_with_totals(bdb, scenario):
     first = store.get_latest_assignment_run(bdb)
     dry = store.create_assignment_run(

@@ -36,7 +36,8 @@ BEGIN
   IF :p_max_rows IS NULL OR :p_max_rows < 1 THEN
     SIGNAL SQL_ERROR_CODE 10001 SET MESSAGE_TEXT = 'p_max_rows must be an integer of at least 1';
   END IF;
-  v_cutoff = ADD_DAYS(:v_now, -1 * :p_retention_days);
+  -- ADD_SECONDS, not ADD_DAYS: ADD_DAYS' result type for a TIMESTAMP is undocumented
+  v_cutoff = ADD_SECONDS(:v_now, -86400 * TO_BIGINT(:p_retention_days));
 
   old_decisions = SELECT DECISION_ID
                     FROM (SELECT DECISION_ID,
@@ -89,10 +90,10 @@ BEGIN
                   FROM (SELECT MINUTE_START, MODEL_ID, BUCKET,
                                ROW_NUMBER() OVER (ORDER BY MINUTE_START, MODEL_ID, BUCKET) AS RN
                           FROM MODEL_METRICS_MINUTELY
-                         WHERE MINUTE_START < ADD_DAYS(:v_now, -2)) x
+                         WHERE MINUTE_START < ADD_SECONDS(:v_now, -172800)) x
                  WHERE RN <= :p_max_rows;
   DELETE FROM MODEL_METRICS_MINUTELY
-   WHERE MINUTE_START < ADD_DAYS(:v_now, -2)
+   WHERE MINUTE_START < ADD_SECONDS(:v_now, -172800)
      AND EXISTS (SELECT 1 FROM :old_minutes m
                   WHERE m.MINUTE_START = MODEL_METRICS_MINUTELY.MINUTE_START
                     AND m.MODEL_ID = MODEL_METRICS_MINUTELY.MODEL_ID

@@ -7,6 +7,7 @@
 -- representative value 1.04^(BUCKET - 0.5), within 2 %: the rule of V_MODEL_HEALTH and
 -- V_ALERT_OBSERVATIONS, docs/ANALYTICS.md). An outcome counts in the minute of its decision.
 -- Minutes without decisions have no row; percentiles are NULL in a minute without outcomes.
+-- Decisions dated after the next minute (a worker's clock far ahead) are in no row.
 -- Cost: a count and a sum over the window's decisions, two columns of the current partition of
 -- the column table (SQLite counts one range of its IX_DECISIONS_DECIDED_AT per minute instead;
 -- the column store needs no index for this); plus 60 minutes x models x latency buckets in use
@@ -31,7 +32,12 @@ SELECT d.MINUTE_START,
                   FROM ROUTING_DECISIONS
                  WHERE DECIDED_AT >= ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP,
                                                               'INTERVAL 1 MINUTE', ROUND_DOWN),
-                                                 -3540)) r
+                                                 -3540)
+                   -- and before the end of the next minute (a worker's clock may run slightly
+                   -- ahead), as the SQLite twin: a clock far ahead adds no future minutes
+                   AND DECIDED_AT < ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP,
+                                                             'INTERVAL 1 MINUTE', ROUND_DOWN),
+                                                120)) r
          GROUP BY MINUTE_START) d
   LEFT JOIN (SELECT MINUTE_START, SUM(SAMPLES) AS OUTCOMES, SUM(SUCCESSES) AS SUCCESSES,
                     MIN(CASE WHEN CUM >= CEIL(50 * N / 100.0) THEN BUCKET END) AS B50,

@@ -1,7 +1,8 @@
 -- V_TOP_AGENT_MODEL_PAIRS: the 100 (agent, model) pairs with the most requests in the last 24
 -- whole hours including the current one (SP_GET_TOP_AGENT_MODEL_PAIRS takes any limit up to
 -- 1000), with success rate, average and p50/p95/p99 latency from the pairs' merged histograms
--- (nearest rank, within 2 %) and tokens. PAIR_RANK 1 = most requests.
+-- (nearest rank, within 2 %) and tokens. PAIR_RANK 1 = most requests. Hours after the next one
+-- (a worker's clock far ahead) count nowhere: ranking and figures read the same 25 hours.
 -- Inputs: none. Security: read-only; BI surface: SELECT granted to ROUTER_BI_READER.
 CREATE OR REPLACE VIEW V_TOP_AGENT_MODEL_PAIRS (
     PAIR_RANK, AGENT_ID, MODEL_ID, REQUESTS, SUCCESSES, FAILURES, SUCCESS_RATE, AVG_LATENCY_MS,
@@ -34,6 +35,9 @@ SELECT c.PAIR_RANK,
                          WHERE HOUR_START >= ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP,
                                                                       'INTERVAL 1 HOUR',
                                                                       ROUND_DOWN), -82800)
+                           AND HOUR_START < ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP,
+                                                                     'INTERVAL 1 HOUR',
+                                                                     ROUND_DOWN), 7200)
                          GROUP BY AGENT_ID, MODEL_ID) p
                  WHERE REQUESTS > 0) x
          WHERE PAIR_RANK <= 100) c
@@ -51,6 +55,9 @@ SELECT c.PAIR_RANK,
                          WHERE HOUR_START >= ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP,
                                                                       'INTERVAL 1 HOUR',
                                                                       ROUND_DOWN), -82800)
+                           AND HOUR_START < ADD_SECONDS(SERIES_ROUND(CURRENT_UTCTIMESTAMP,
+                                                                     'INTERVAL 1 HOUR',
+                                                                     ROUND_DOWN), 7200)
                          GROUP BY AGENT_ID, MODEL_ID, BUCKET) h) cu
          GROUP BY AGENT_ID, MODEL_ID) r
     ON r.AGENT_ID = c.AGENT_ID AND r.MODEL_ID = c.MODEL_ID;

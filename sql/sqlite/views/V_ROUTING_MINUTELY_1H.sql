@@ -7,6 +7,7 @@
 -- representative value 1.04^(BUCKET - 0.5), within 2 %: the rule of V_MODEL_HEALTH and
 -- V_ALERT_OBSERVATIONS, docs/ANALYTICS.md). An outcome counts in the minute of its decision.
 -- Minutes without decisions have no row; percentiles are NULL in a minute without outcomes.
+-- Decisions dated after the next minute (a worker's clock far ahead) are in no row.
 -- Cost: the window's decisions, read from IX_DECISIONS_DECIDED_AT alone: its columns are
 -- (DECIDED_AT, CACHE_HIT) since migration 0011, and the hour is counted as one index range per
 -- minute, in index order, so no table row is read and no decision sorted (about 70 ms for

@@ -1,7 +1,8 @@
 -- V_TOP_AGENT_MODEL_PAIRS: the 100 (agent, model) pairs with the most requests in the last 24
 -- whole hours including the current one (SP_GET_TOP_AGENT_MODEL_PAIRS takes any limit up to
 -- 1000), with success rate, average and p50/p95/p99 latency from the pairs' merged histograms
--- (nearest rank, within 2 %) and tokens. PAIR_RANK 1 = most requests.
+-- (nearest rank, within 2 %) and tokens. PAIR_RANK 1 = most requests. Hours after the next one
+-- (a worker's clock far ahead) count nowhere: ranking and figures read the same 25 hours.
 -- Inputs: none. Security: read-only; BI surface.
 CREATE VIEW V_TOP_AGENT_MODEL_PAIRS AS
 WITH RECURSIVE hours (HOUR_START, K) AS (
@@ -18,6 +19,7 @@ WITH RECURSIVE hours (HOUR_START, K) AS (
       FROM (SELECT AGENT_ID, MODEL_ID, SUM(REQUESTS) AS REQUESTS
               FROM AGENT_MODEL_METRICS_HOURLY
              WHERE HOUR_START >= strftime('%Y-%m-%d %H:00:00.000000', 'now', '-23 hours')
+               AND HOUR_START < strftime('%Y-%m-%d %H:00:00.000000', 'now', '+2 hours')
              GROUP BY AGENT_ID, MODEL_ID
             HAVING SUM(REQUESTS) > 0
              ORDER BY REQUESTS DESC, AGENT_ID, MODEL_ID
