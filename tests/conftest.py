@@ -11,14 +11,14 @@ from app.config import load_config
 from app.db import deploy
 from app.db.database import Database
 
-# Tests never read the developer's environment for settings.
+# Tests never read the developer's environment for settings (HANA_TEST_* name test servers).
 _SETTING_ENV_PREFIXES = ("HANA_", "MODEL_ROUTER_")
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
     for name in list(os.environ):
-        if name.startswith(_SETTING_ENV_PREFIXES) and name != "HANA_TEST_URL":
+        if name.startswith(_SETTING_ENV_PREFIXES) and not name.startswith("HANA_TEST_"):
             monkeypatch.delenv(name, raising=False)
 
 

@@ -44,15 +44,17 @@ def backend_db(request) -> Database:
     return db
 
 
-def hana_config(url: str):
-    """hana://user:password@host:port[/database][?schema=S&encrypt=false&validate=false]"""
+def hana_overrides(url: str) -> dict:
+    """Settings of a HANA test user, from
+    hana://user:password@host:port[/database][?schema=S&encrypt=false&validate=false]"""
     parts = urlparse(url)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    overrides = {
+    return {
         "db.backend": "hana",
         "hana.host": parts.hostname,
         "hana.port": parts.port or 443,
         "hana.user": unquote(parts.username or ""),
+        "hana.password": unquote(parts.password or ""),
         "hana.database": parts.path.lstrip("/"),
         "hana.schema": query.get("schema", ""),
         "hana.encrypt": query.get("encrypt", "true") != "false",
@@ -62,7 +64,10 @@ def hana_config(url: str):
         "pool.max_connections": 4,
         "catalog.bootstrap_file": "",
     }
-    return load_config(overrides, env={"HANA_PASSWORD": unquote(parts.password or "")})
+
+
+def hana_config(url: str):
+    return load_config(hana_overrides(url), env={})
 
 
 def floor_hour(t: datetime) -> datetime:
