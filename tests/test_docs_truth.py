@@ -31,7 +31,12 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 API_DOC = ROOT / "docs" / "API_CHANGES.md"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Variables that are not settings on purpose: test and harness switches, the demo client's key.
-NOT_SETTINGS = {"HANA_TEST_URL", "MODEL_ROUTER_FAULT_FLAG", "MODEL_ROUTER_API_KEY"}
+NOT_SETTINGS = {
+    "HANA_TEST_URL",
+    "HANA_TEST_SERVICE_URL",
+    "MODEL_ROUTER_FAULT_FLAG",
+    "MODEL_ROUTER_API_KEY",
+}
 SECTIONS = sorted({name.split(".")[0] for name in BY_NAME})
 REPO_TOP = {"app", "sql", "migrations", "config", "docker", "docs", "bench", "tests", ".ci"}
 # Files the docs name that are made at run time and kept out of git.

@@ -100,10 +100,14 @@ def test_an_auto_assign_with_many_unassigned_agents_is_stored_whole(api, app, co
         rows = conn.execute(
             "SELECT COUNT(*) FROM ASSIGNMENT_RUN_UNASSIGNED WHERE RUN_ID = ?", (run["run_id"],)
         ).fetchone()
+        viewed = conn.execute(
+            "SELECT COUNT(*) FROM V_UNASSIGNED_AGENTS WHERE RUN_ID = ? AND METHOD = 'hungarian'",
+            (run["run_id"],),
+        ).fetchone()
         legacy = conn.execute(
             "SELECT UNASSIGNED FROM ASSIGNMENT_RUNS WHERE RUN_ID = ?", (run["run_id"],)
         ).fetchone()
-    assert rows == (150,) and legacy == (None,)  # one row per agent, no JSON list
+    assert rows == viewed == (150,) and legacy == (None,)  # one row per agent, no JSON list
 
 
 def test_a_run_made_before_migration_0012_keeps_its_json_list(app, config):
