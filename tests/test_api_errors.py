@@ -91,3 +91,32 @@ def test_errors_do_not_echo_input_values(api):
     body = model_body(context_window=secret_like)
     problem = assert_problem(api.post("/api/v1/models", body), 422, "context_window")
     assert secret_like not in str(problem)
+
+
+def test_a_value_too_large_for_its_column_is_a_422_naming_the_column():
+    """HANA's 274 (SQLite stores anything, so the HANA backend's own translation of hdbcli's
+    real error is raised from a route): a 422 naming the column, the value never quoted."""
+    from flask import Flask
+    from hdbcli import dbapi
+
+    from app.config import Secret
+    from app.db.hana import HanaBackend
+    from app.problems import register_error_handlers
+
+    backend = HanaBackend(host="127.0.0.1", port=1, user="u", password=Secret("p"))
+    error = dbapi.Error(
+        274,
+        'inserted value too large for column: Failed in "ENDPOINT" column with the value '
+        "'https://private.example/x'",
+    )
+    app = Flask(__name__)
+    register_error_handlers(app)
+
+    @app.post("/api/v1/models")
+    def create():
+        raise backend.translate(error)
+
+    response = app.test_client().post("/api/v1/models")
+    body = assert_problem(response, 422, "endpoint")
+    assert "private.example" not in response.get_data(as_text=True)
+    assert body["detail"] == "a value is too long to be stored: endpoint"
