@@ -249,33 +249,20 @@ def test_every_sql_file_opens_with_a_header_comment(dialect):
         assert path.read_text().lstrip().startswith("--"), path
 
 
-def test_hana_speaks_no_sqlite():
-    bad = {
-        str(p): found
-        for p in sql_files("hana")
-        if (found := find_isms(strip_comments(p.read_text()), SQLITE_ISMS))
-    }
-    assert bad == {}
-
-
 # HANA functions whose result is undocumented for our arguments: exact alternatives exist.
 HANA_UNCLEAR = ["ADD_DAYS"]  # for a TIMESTAMP; ADD_SECONDS is exact (HANA_NOTES)
 
 
-def test_hana_avoids_functions_of_undocumented_result():
+@pytest.mark.parametrize(
+    "dialect, isms",
+    [("hana", SQLITE_ISMS), ("hana", HANA_UNCLEAR), ("sqlite", HANA_ISMS)],
+    ids=["hana-speaks-no-sqlite", "hana-avoids-undocumented-results", "sqlite-speaks-no-hana"],
+)
+def test_no_sql_file_uses_what_its_dialect_must_not(dialect, isms):
     bad = {
         str(p): found
-        for p in sql_files("hana")
-        if (found := find_isms(strip_comments(p.read_text()), HANA_UNCLEAR))
-    }
-    assert bad == {}
-
-
-def test_sqlite_speaks_no_hana():
-    bad = {
-        str(p): found
-        for p in sql_files("sqlite")
-        if (found := find_isms(strip_comments(p.read_text()), HANA_ISMS))
+        for p in sql_files(dialect)
+        if (found := find_isms(strip_comments(p.read_text()), isms))
     }
     assert bad == {}
 
