@@ -37,6 +37,25 @@ def test_is_openapi_3_1(spec):
     }
 
 
+def test_the_description_is_valid_openapi(spec):
+    """What client generators and gateways check first; PATCH fields once declared a null
+    default their schema refused (13 errors)."""
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    errors = [f"{list(e.path)}: {e.message}" for e in OpenAPIV31SpecValidator(spec).iter_errors()]
+    assert errors == []
+
+
+def test_a_patch_field_left_out_and_a_null_differ(api, catalog):
+    """The schema change is description only: a PATCH without a field keeps it, a null where
+    the field takes none is still refused."""
+    model = catalog["models"][0]
+    kept = api.patch(f"/api/v1/models/{model}", {"max_concurrency": 6}).get_json()
+    assert kept["max_concurrency"] == 6 and kept["endpoint"] == "http://127.0.0.1:11434/v1"
+    refused = api.patch(f"/api/v1/models/{model}", {"endpoint": None})
+    assert refused.status_code == 422
+
+
 def test_every_route_is_described(app, spec):
     routes = {
         (path_of(rule), method.lower())

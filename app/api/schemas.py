@@ -60,6 +60,23 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
+def _absent_keeps_the_value(schema: dict) -> None:
+    """A PATCH field left out keeps its stored value; its Python default (None) only marks it
+    absent, and is no JSON default where null is not an accepted value: client generators and
+    validators (openapi-spec-validator) refuse a default the field's own schema rejects."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf", [prop])
+        if "default" in prop and prop["default"] is None:
+            if not any(option.get("type") == "null" for option in options):
+                del prop["default"]
+
+
+class Patch(Strict):
+    """Base of PATCH bodies: any subset of fields; a field left out is unchanged."""
+
+    model_config = ConfigDict(json_schema_extra=_absent_keeps_the_value)
+
+
 class Lenient(BaseModel):
     """Base of query strings: values arrive as text and are converted, unknown names refused."""
 
@@ -86,7 +103,7 @@ class ModelIn(Strict):
     status: ModelStatus = "active"
 
 
-class ModelPatch(Strict):
+class ModelPatch(Patch):
     """PATCH /models/{id}: any subset of fields. `capabilities` merges (RFC 7396): a key set to
     null removes that capability, keys not named are kept."""
 
@@ -129,7 +146,7 @@ class AgentIn(Strict):
         return value
 
 
-class AgentPatch(Strict):
+class AgentPatch(Patch):
     """PATCH /agents/{id}: any subset of fields; `requirements` merges like model capabilities."""
 
     display_name: Text | None = None
