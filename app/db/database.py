@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from app.db import errors
+from app.db.backend import Backend
 from app.db.pool import ConnectionPool, PoolError
 from app.db.retry import backoff_delays, equal_jitter
 
@@ -37,7 +38,7 @@ def make_backend(config):
 class Database:
     def __init__(
         self,
-        backend,
+        backend: Backend,
         *,
         min_size: int = 5,
         max_size: int = 10,

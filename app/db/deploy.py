@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass, field
 
 from yoyo import read_migrations
-from yoyo.connections import DatabaseURI, get_backend
 
 from app.db import errors
-from app.db.sqlfiles import MIGRATIONS_ROOT, load_catalog, split_statements
+from app.db.backend import Backend
+from app.db.sqlfiles import MIGRATIONS_ROOT, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -30,33 +30,7 @@ def _migrations(dialect: str):
     return read_migrations(str(MIGRATIONS_ROOT / dialect))
 
 
-def _yoyo(backend):
-    if backend.dialect == "sqlite":
-        backend.connect().close()  # creates the file and its directory, which yoyo does not
-        return get_backend(backend.yoyo_uri())
-    from app.db.yoyo_hana import HanaYoyoBackend
-
-    props = backend.connect_properties()
-    args = {
-        k: v
-        for k, v in props.items()
-        if k not in ("address", "port", "user", "password", "databaseName")
-    }
-    uri = DatabaseURI(
-        "hana",
-        props["user"],
-        props["password"],
-        props["address"],
-        props["port"],
-        props.get("databaseName", "default"),
-        args,
-    )
-    yoyo_backend = HanaYoyoBackend(uri, "_yoyo_migration")
-    yoyo_backend.init_database()
-    return yoyo_backend
-
-
-def pending_migrations(backend, conn) -> list[str]:
+def pending_migrations(backend: Backend, conn) -> list[str]:
     """Ids of migrations not yet applied (empty: the schema is current), read-only on `conn`.
 
     Readiness runs this as the least-privileged service user, so it only SELECTs yoyo's
@@ -73,10 +47,10 @@ def pending_migrations(backend, conn) -> list[str]:
     return [m.id for m in migrations if m.hash not in applied]
 
 
-def migrate(backend) -> DeployReport:
+def migrate(backend: Backend) -> DeployReport:
     """Apply pending migrations, then redeploy every view and procedure."""
     report = DeployReport()
-    yb = _yoyo(backend)
+    yb = backend.yoyo_backend()
     try:
         with yb.lock():
             todo = yb.to_apply(_migrations(backend.dialect))
@@ -94,10 +68,10 @@ def migrate(backend) -> DeployReport:
     return report
 
 
-def rollback_all(backend) -> list[str]:
+def rollback_all(backend: Backend) -> list[str]:
     """Roll back every applied migration (newest first); views are dropped first."""
     drop_views(backend)
-    yb = _yoyo(backend)
+    yb = backend.yoyo_backend()
     try:
         with yb.lock():
             todo = yb.to_rollback(_migrations(backend.dialect))
@@ -107,40 +81,33 @@ def rollback_all(backend) -> list[str]:
         yb.connection.close()
 
 
-def drop_views(backend) -> None:
+def drop_views(backend: Backend) -> None:
     conn = backend.connect()
     try:
-        for name in load_catalog(backend.dialect).views:
-            if backend.dialect == "sqlite":
-                backend.execute(conn, f'DROP VIEW IF EXISTS "{name}"')
-            else:
-                _try(backend, conn, f'DROP VIEW "{name}"')
+        for name in backend.sql.views:
+            backend.drop_view(conn, name)
         backend.commit(conn)
     finally:
         conn.close()
 
 
-def redeploy_objects(backend) -> tuple[list[str], list[str]]:
+def redeploy_objects(backend: Backend) -> tuple[list[str], list[str]]:
     """Create or replace every view and procedure; views may depend on each other."""
-    catalog = load_catalog(backend.dialect)
+    catalog = backend.sql
     conn = backend.connect()
     try:
-        if backend.dialect == "sqlite":
-            backend.begin(conn)
-            for name in catalog.views:
-                backend.execute(conn, f'DROP VIEW IF EXISTS "{name}"')
+        backend.begin_redeploy(conn)
         views = _deploy_in_dependency_order(
-            backend, conn, {n: split_statements(t) for n, t in catalog.views.items()}
+            backend,
+            conn,
+            {n: split_statements(t) for n, t in catalog.views.items()},
+            backend.discard_failed_view,
         )
-        procedures = []
-        if backend.dialect == "hana":
-            procedures = _deploy_in_dependency_order(
-                backend,
-                conn,
-                {n: [p.text.strip().rstrip(";")] for n, p in catalog.procedures.items()},
-            )
-        else:
-            procedures = list(catalog.procedures)  # run from the files at call time
+        procedures = _deploy_in_dependency_order(
+            backend,
+            conn,
+            {n: backend.procedure_ddl(p) for n, p in catalog.procedures.items()},
+        )
         backend.commit(conn)
         return views, procedures
     except BaseException:
@@ -150,7 +117,9 @@ def redeploy_objects(backend) -> tuple[list[str], list[str]]:
         conn.close()
 
 
-def _deploy_in_dependency_order(backend, conn, objects: dict[str, list[str]]) -> list[str]:
+def _deploy_in_dependency_order(
+    backend, conn, objects: dict[str, list[str]], discard=lambda conn, name: None
+) -> list[str]:
     """Deploy objects, retrying those that failed while others still make progress."""
     remaining, done, last_error = dict(objects), [], None
     while remaining:
@@ -161,8 +130,7 @@ def _deploy_in_dependency_order(backend, conn, objects: dict[str, list[str]]) ->
                     backend.execute(conn, statement)
             except Exception as exc:  # a dependency may not exist yet: retry next round
                 last_error = (name, exc)
-                if backend.dialect == "sqlite":
-                    backend.execute(conn, f'DROP VIEW IF EXISTS "{name}"')
+                discard(conn, name)
                 continue
             done.append(name)
             del remaining[name]
@@ -171,10 +139,3 @@ def _deploy_in_dependency_order(backend, conn, objects: dict[str, list[str]]) ->
             name, exc = last_error
             raise RuntimeError(f"cannot deploy {name}: {exc}") from exc
     return done
-
-
-def _try(backend, conn, sql: str) -> None:
-    try:
-        backend.execute(conn, sql)
-    except Exception:
-        log.debug("ignored failure of %s", sql)

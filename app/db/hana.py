@@ -234,7 +234,7 @@ class HanaBackend:
 
     # -- errors ------------------------------------------------------------------------------
 
-    def translate(self, exc: BaseException) -> Exception:
+    def translate(self, exc: BaseException, conn=None) -> Exception:
         """Map a hdbcli error (mostly the base dbapi.Error: HANA_NOTES) to app.db.errors by
         its errorcode."""
         code = getattr(exc, "errorcode", None)
@@ -259,6 +259,47 @@ class HanaBackend:
         if isinstance(code, int) and code in SIGNAL_CODES:
             return errors.ProcedureError(code, str(text))
         return errors.DatabaseError(f"HANA error ({code}): {text}")
+
+    # -- deploy ------------------------------------------------------------------------------
+
+    def yoyo_backend(self):
+        """yoyo's HANA backend with this backend's connection properties; the password goes
+        through them, never through a URI that could be logged."""
+        from yoyo.connections import DatabaseURI
+
+        from app.db.yoyo_hana import HanaYoyoBackend
+
+        props = self.connect_properties()
+        uri_parts = ("address", "port", "user", "password", "databaseName")
+        args = {k: v for k, v in props.items() if k not in uri_parts}
+        uri = DatabaseURI(
+            "hana",
+            props["user"],
+            props["password"],
+            props["address"],
+            props["port"],
+            props.get("databaseName", "default"),
+            args,
+        )
+        yoyo_backend = HanaYoyoBackend(uri, "_yoyo_migration")
+        yoyo_backend.init_database()
+        return yoyo_backend
+
+    def begin_redeploy(self, conn) -> None:
+        """Nothing: every HANA view file is a CREATE OR REPLACE."""
+
+    def drop_view(self, conn, name: str) -> None:
+        try:
+            self.execute(conn, f'DROP VIEW "{name}"')
+        except errors.MissingObject:
+            pass
+
+    def discard_failed_view(self, conn, name: str) -> None:
+        """Nothing: the view of the last deploy, if any, stays in place until its
+        CREATE OR REPLACE passes."""
+
+    def procedure_ddl(self, procedure) -> list[str]:
+        return [procedure.text.strip().rstrip(";")]
 
     def classify(self, exc: BaseException) -> errors.ErrorClass:
         if isinstance(exc, errors.DatabaseError):

@@ -184,6 +184,29 @@ class SqliteBackend:
             return errors.DatabaseUnavailable(text)
         return errors.DatabaseError(text)
 
+    # -- deploy ------------------------------------------------------------------------------
+
+    def yoyo_backend(self):
+        from yoyo.connections import get_backend
+
+        self.connect().close()  # creates the file and its directory, which yoyo does not
+        return get_backend(self.yoyo_uri())
+
+    def begin_redeploy(self, conn: RouterConnection) -> None:
+        """One transaction that drops every view first: SQLite has no CREATE OR REPLACE VIEW,
+        and views depend on each other."""
+        self.begin(conn)
+        for name in self.sql.views:
+            self.drop_view(conn, name)
+
+    def drop_view(self, conn: RouterConnection, name: str) -> None:
+        self._run(conn, f'DROP VIEW IF EXISTS "{name}"', ())
+
+    discard_failed_view = drop_view
+
+    def procedure_ddl(self, procedure) -> list[str]:
+        return []  # a SQLite procedure is its file of statements, run at call time
+
     def classify(self, exc: BaseException) -> errors.ErrorClass:
         if isinstance(exc, errors.DatabaseError):
             return exc.error_class
