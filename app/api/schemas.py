@@ -32,9 +32,9 @@ PositiveLatencyMs = Annotated[float, Field(gt=0.0, le=86_400_000.0)]
 Tokens = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Cost = Annotated[float, Field(ge=0.0, le=1_000_000.0)]
 
+# The strategy names are declared once, as the choices of routing.default_strategy.
 STRATEGIES: tuple[str, ...] = tuple(c for c in BY_NAME["routing.default_strategy"].choices if c)
-Strategy = Literal["adaptive", "assigned", "least_loaded", "p2c"]
-assert set(STRATEGIES) == set(Strategy.__args__), "keep Strategy in step with the setting"
+Strategy = Literal[STRATEGIES]
 Method = Literal["hungarian", "greedy"]
 ModelStatus = Literal["active", "draining", "disabled"]
 AgentStatus = Literal["active", "disabled"]

@@ -33,6 +33,7 @@ import random
 from collections.abc import Callable, Mapping
 from statistics import NormalDist
 
+from app.config import BY_NAME
 from app.load import LoadTracker
 from app.routing.catalog import Assignment
 from app.routing.cooldown import COLD_PRIOR, ModelState
@@ -270,3 +271,8 @@ STRATEGIES: dict[str, Strategy] = {
     "least_loaded": least_loaded,
     "p2c": p2c,
 }
+# The names are declared once, as the choices of the routing.default_strategy setting (which the
+# API's request schema and the dashboard's filter read too): the two lists cannot drift apart.
+assert set(STRATEGIES) == set(BY_NAME["routing.default_strategy"].choices) - {""}, (
+    "a strategy is missing from routing.default_strategy's choices, or the other way round"
+)
