@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
+import shutil
+from pathlib import Path
 
 import pytest
+from support import CATALOG_AGENTS, CATALOG_MODELS, ROLES, Api
 
+from app import create_app
+from app.api import auth
 from app.config import load_config
 from app.db import deploy
 from app.db.database import Database
@@ -15,11 +19,18 @@ from app.db.database import Database
 _SETTING_ENV_PREFIXES = ("HANA_", "MODEL_ROUTER_")
 
 
+def _settings_in_env() -> list[str]:
+    return [
+        name
+        for name in os.environ
+        if name.startswith(_SETTING_ENV_PREFIXES) and not name.startswith("HANA_TEST_")
+    ]
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(_SETTING_ENV_PREFIXES) and not name.startswith("HANA_TEST_"):
-            monkeypatch.delenv(name, raising=False)
+    for name in _settings_in_env():
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -41,25 +52,26 @@ def config(overrides):
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> str:
+def migrated_template(tmp_path_factory) -> Path:
     """One database migrated by the real migrations and deploy step, once per session."""
     from app.db.sqlite import SqliteBackend
 
-    path = str(tmp_path_factory.mktemp("template") / "router.db")
+    path = tmp_path_factory.mktemp("template") / "router.db"
     deploy.migrate(SqliteBackend(path))
     return path
 
 
+def copy_template(template: Path, target: Path | str) -> None:
+    """A private copy of the migrated template: its files, as nothing holds it open."""
+    for suffix in ("", "-wal", "-shm"):
+        source = template.with_name(template.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, f"{target}{suffix}")
+
+
 @pytest.fixture
 def migrated(config, migrated_template):
-    """A private copy of the migrated template (sqlite's backup API: consistent with WAL)."""
-    source = sqlite3.connect(migrated_template)
-    target = sqlite3.connect(config["sqlite.path"])
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
+    copy_template(migrated_template, config["sqlite.path"])
     return config
 
 
@@ -73,8 +85,6 @@ def db(migrated):
 
 @pytest.fixture
 def app(migrated, overrides):
-    from app import create_app
-
     application = create_app(overrides)
     application.config["TESTING"] = True
     yield application
@@ -84,3 +94,52 @@ def app(migrated, overrides):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def keys(app) -> dict[str, str]:
+    """One fresh key per role, made through the app's key ring."""
+    ring = auth.keyring(app)
+    return {role: ring.create(role, f"test {role}")[1] for role in ROLES}
+
+
+@pytest.fixture
+def api(client, keys) -> Api:
+    return Api(client, keys)
+
+
+@pytest.fixture
+def catalog(api) -> dict:
+    """Three models and two agents registered through the API."""
+    for body in CATALOG_MODELS:
+        assert api.post("/api/v1/models", body).status_code == 201
+    for body in CATALOG_AGENTS:
+        assert api.post("/api/v1/agents", body).status_code == 201
+    return {
+        "models": [m["id"] for m in CATALOG_MODELS],
+        "agents": [a["id"] for a in CATALOG_AGENTS],
+    }
+
+
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory, migrated_template):
+    """One app (and a key per role) for a module's tests that change nothing: refused writes,
+    reads of missing things, role checks. Building an app per case would dominate the run."""
+    folder = tmp_path_factory.mktemp("shared")
+    copy_template(migrated_template, folder / "router.db")
+    settings = {
+        "sqlite.path": str(folder / "router.db"),
+        "spool.path": str(folder / "spool.db"),
+        "background.enabled": False,
+        "pool.min_connections": 1,
+        "pool.max_connections": 4,
+        "catalog.bootstrap_file": "",
+    }
+    with pytest.MonkeyPatch.context() as env:  # settings come from `settings` only
+        for name in _settings_in_env():
+            env.delenv(name)
+        application = create_app(settings)
+    application.config["TESTING"] = True
+    ring = auth.keyring(application)
+    yield Api(application.test_client(), {role: ring.create(role, role)[1] for role in ROLES})
+    application.extensions["router"].stop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from api_support import assert_problem, migrated, model_body  # noqa: F401
-
-pytest_plugins = ["api_fixtures"]
+from support import assert_problem, model_body
 
 DEFAULT_RULES = [
     "default-error-rate",

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from api_support import assert_problem, migrated  # noqa: F401
-
-pytest_plugins = ["api_fixtures"]
+from support import assert_problem
 
 # (agent, success, latency ms, tokens in, tokens out) per request
 TRAFFIC = [

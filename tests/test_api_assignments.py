@@ -4,9 +4,7 @@ GET /scores; and the live figures: GET /load, GET /system/db."""
 from __future__ import annotations
 
 import pytest
-from api_support import assert_problem, migrated  # noqa: F401
-
-pytest_plugins = ["api_fixtures"]
+from support import assert_problem
 
 
 @pytest.mark.parametrize("method", ["hungarian", "greedy"])

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_support import agent_body, assert_problem, migrated, model_body  # noqa: F401
-
-pytest_plugins = ["api_fixtures"]
+from support import agent_body, assert_problem, model_body
 
 KINDS = {
     "models": (model_body, "capabilities"),

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
-from api_support import migrated  # noqa: F401
+from conftest import copy_template
 
 from app.api import auth
 from app.api.catalog_file import CatalogFileError, read_catalog
 from app.cli import main
 from app.db.database import Database
 
-pytest_plugins = ["api_fixtures"]
 EXAMPLE = Path("config/catalog.example.json")
 
 
@@ -97,7 +95,7 @@ def test_keys_create_needs_a_known_role_and_a_printable_label(cli):
     assert code == 2 and "label" in err
 
 
-def test_catalog_export_import_round_trip(cli, tmp_path, monkeypatch, database, template_db):
+def test_catalog_export_import_round_trip(cli, tmp_path, monkeypatch, database, migrated_template):
     assert cli("catalog", "import", str(EXAMPLE))[0] == 0
     exported = tmp_path / "export.json"
     assert cli("catalog", "export", str(exported))[0] == 0
@@ -108,7 +106,7 @@ def test_catalog_export_import_round_trip(cli, tmp_path, monkeypatch, database, 
 
     # into another, empty database: the same catalog back
     other = tmp_path / "other.db"
-    shutil.copyfile(template_db, other)
+    copy_template(migrated_template, other)
     monkeypatch.setenv("MODEL_ROUTER_SQLITE_PATH", str(other))
     assert cli("catalog", "import", str(exported))[0] == 0
     code, out, _ = cli("catalog", "export")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_support import assert_problem, migrated, model_body  # noqa: F401
+from support import assert_problem, model_body
 
 from app import create_app
-
-pytest_plugins = ["api_fixtures"]
 
 
 @pytest.mark.parametrize(

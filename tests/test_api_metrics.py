@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from api_support import Api, migrated, model_body  # noqa: F401
 from prometheus_client.parser import text_string_to_metric_families
+from support import Api, model_body
 
 from app import create_app
 from app.api import auth
-
-pytest_plugins = ["api_fixtures"]
 
 
 def _samples(text: str) -> dict[tuple, float]:

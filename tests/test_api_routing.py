@@ -6,12 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from api_support import assert_problem, migrated  # noqa: F401
 from prometheus_client.parser import text_string_to_metric_families
+from support import assert_problem
 
-from app.api.schemas import STRATEGIES
-
-pytest_plugins = ["api_fixtures"]
+from app.api.schemas import STRATEGIES, RouteOut
 
 UNKNOWN_DECISION = "018f3c2e-7d4a-7b1c-8d2e-123456789abc"
 
@@ -24,16 +22,7 @@ def _route(api, agent_id="chat-bot", **extra) -> dict:
 
 def test_route_answers_a_decision(api, catalog):
     decision = _route(api, prompt_tokens=1200)
-    assert set(decision) == {
-        "decision_id",
-        "model_id",
-        "endpoint",
-        "fallbacks",
-        "strategy",
-        "score",
-        "cache_hit",
-        "reason",
-    }
+    assert set(decision) == set(RouteOut.model_fields)  # exactly the documented answer
     assert uuid.UUID(decision["decision_id"]).version == 7
     assert decision["model_id"] in catalog["models"]
     assert decision["endpoint"].startswith("http://")

@@ -7,12 +7,10 @@ import sqlite3
 import time
 
 import pytest
-from api_support import ROLES, assert_problem, migrated  # noqa: F401
+from support import ROLES, assert_problem
 
 from app.api import auth
 from app.api.openapi import described_rules
-
-pytest_plugins = ["api_fixtures"]
 
 DECISION = "018f3c2e-7d4a-7b1c-8d2e-123456789abc"
 

@@ -5,21 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from support import FakeClock
 
 from app.cache import RankingCache, bucket_min_tokens, size_bucket
 from app.load import LoadTracker
 from app.routing import AgentView, Assignment, Catalog, ModelView, Router
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ import re
 import sqlite3
 
 import pytest
-from api_support import migrated  # noqa: F401
 
 from app.api import schemas
 from app.db.sqlfiles import MIGRATIONS_ROOT, split_statements

@@ -15,12 +15,12 @@ import os
 import uuid
 
 import pytest
+from support import agent_body, model_body
 
 from app import create_app
 from app.db import deploy, store
 from app.db.database import Database
 from app.db.sqlite import SqliteBackend
-from tests.api_support import agent_body, model_body
 from tests.contract_support import hana_config, hana_overrides
 
 SKIP = (

@@ -16,15 +16,12 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from api_support import migrated  # noqa: F401
 from flask import request_started
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import EnvironBuilder
 
 from app.api.hot_path import HotPath
 from app.logs import RequestIdFilter
-
-pytest_plugins = ["api_fixtures"]
 
 ROUTE = "/api/v1/route"
 UNKNOWN_DECISION = "018f3c2e-7d4a-7b1c-8d2e-123456789abc"

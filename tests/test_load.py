@@ -6,19 +6,9 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+from support import FakeClock
 
 from app.load import LoadTracker
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_start_finish_counts_and_refuses_duplicates():

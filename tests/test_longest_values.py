@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from api_support import agent_body, migrated, model_body  # noqa: F401
+from support import agent_body, model_body
 
 from app.db import store
-
-pytest_plugins = ["api_fixtures"]
 
 LONG_ID = "m" + "x" * 127  # Id: 128 characters
 LONG_AGENT = "a" + "y" * 127

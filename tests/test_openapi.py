@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from api_support import migrated  # noqa: F401
 
 from app.api import auth
 from app.api.openapi import described_rules, path_of
 from app.api.schemas import AgentIn, ModelIn, ModelPatch, OutcomeIn, RouteIn
 
-pytest_plugins = ["api_fixtures"]
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 

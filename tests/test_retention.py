@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from support import FakeClock
 
 from app.background import Background, Task
 from app.db import errors, store
@@ -238,14 +239,6 @@ def test_no_retention_task_when_its_interval_is_zero(overrides):
         assert services.maintenance.tasks == []
     finally:
         application.extensions["router"].stop()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_purge_that_fails_while_the_database_is_down_runs_at_its_next_interval(migrated, caplog):

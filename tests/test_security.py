@@ -6,12 +6,10 @@ import logging
 import sqlite3
 
 import pytest
-from api_support import ROLES, Api, agent_body, assert_problem, migrated, model_body  # noqa: F401
+from support import ROLES, Api, agent_body, assert_problem, model_body
 
 from app import create_app
 from app.api import auth
-
-pytest_plugins = ["api_fixtures"]
 
 HOSTILE = [
     "'; DROP TABLE MODELS; --",

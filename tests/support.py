@@ -1,14 +1,7 @@
-"""Shared helpers of the API tests: request bodies, a client that sends a role's key, checks.
-
-The fixtures live in `api_fixtures` (loaded with `pytest_plugins = ["api_fixtures"]`), except
-`migrated`, which a test module imports so that it overrides conftest's (a plugin cannot).
-"""
+"""Helpers shared by the tests: request bodies, a client that sends a role's key, problem
+checks, a clock to step by hand. The fixtures are conftest's; this module holds no fixture."""
 
 from __future__ import annotations
-
-import shutil
-
-import pytest
 
 ROLES = ("admin", "router", "viewer")
 PROBLEM = "application/problem+json"
@@ -117,11 +110,14 @@ def assert_problem(response, status: int, field: str | None = None) -> dict:
     return body
 
 
-@pytest.fixture
-def migrated(config, template_db):
-    """conftest's `migrated`, faster: a copy of a template migrated once per session."""
-    for suffix in ("", "-wal", "-shm"):
-        source = template_db.with_name(template_db.name + suffix)
-        if source.exists():
-            shutil.copyfile(source, config["sqlite.path"] + suffix)
-    return config
+class FakeClock:
+    """A monotonic clock the test moves: `clock()` reads it, `advance(s)` steps it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
