@@ -131,9 +131,14 @@ class Services:
             "writer": writer.get("mode", "database"),
             "spool_depth": writer.get("spool_depth", 0),
         }
+        if detail["writer"] == "spooling":  # degraded but serving: acknowledged from the spool
+            since = time.gmtime(writer["spooling_since_unix_s"])
+            detail["writer_reason"] = writer["mode_reason"]
+            detail["writer_since"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", since)
+            detail["status_detail"] = "degraded: decisions are spooled locally"
         try:
-            # a short borrow: a probe must answer, not hang, while the database is down
-            if not self.db.ping(timeout=1.0):
+            # bounded: a probe must answer, not hang, while the database is down or deaf
+            if not self.db.bounded(self.db.ping, 1.0, seconds=1.0):
                 raise errors.DatabaseUnavailable("ping failed")
         except Exception as exc:
             detail["database"] = f"unreachable: {type(exc).__name__}: {exc}"
