@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from app.cache import RankingCache
 from app.catalog_state import CatalogState
 from app.db import deploy, errors, store
 from app.db.database import Database
+from app.db.deadline import DeadlineExceeded, Deadlines
 from app.db.spool import Spool
 from app.db.writer import Writer
 from app.engine import Engine
@@ -24,18 +26,35 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Readiness:
-    """Cached result of the migrations check: yoyo opens its own connection, so not per probe."""
+    """Cached result of the migrations check: yoyo opens its own connection, so not per probe.
+
+    yoyo's check writes (its lock and probe tables), so a write lock held elsewhere stalls it
+    for yoyo's own busy timeout: it runs on a worker of its own, waited for `deadline_s`, and a
+    probe answers the last known result while a check is slow (at most one stalled check).
+    """
 
     ttl_s: float = 10.0
+    deadline_s: float = 1.0
     _checked_at: float = field(default=-1e9)
     _pending: list[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _runner: Deadlines = field(default_factory=lambda: Deadlines("readiness"))
 
     def pending_migrations(self, db: Database) -> list[str]:
         with self._lock:
             if self._pending is not None and time.monotonic() - self._checked_at < self.ttl_s:
                 return self._pending
-        pending = deploy.pending_migrations(db.backend)
+            last = self._pending
+        if last is not None and self._runner.busy:
+            return last
+        try:
+            pending = self._runner.run(
+                lambda: deploy.pending_migrations(db.backend), self.deadline_s
+            )
+        except DeadlineExceeded:
+            if last is None:
+                raise
+            return last
         with self._lock:
             self._pending, self._checked_at = pending, time.monotonic()
         return pending
@@ -101,6 +120,9 @@ class Services:
         self.db.start()  # tolerates a database that is down: the pool refills by itself
         self.writer.start()
         self.catalog.try_reload()
+        # a known answer for probes while the database is slow later (down now: probes retry)
+        with contextlib.suppress(Exception):
+            self.readiness.pending_migrations(self.db)
         self.alerts.start()
         if self.config["background.enabled"]:
             self.background.start()

@@ -134,6 +134,25 @@ def stored_ids(db_path: Path) -> tuple[set[str], set[str]]:
     return decisions, outcomes
 
 
+def applied_counts(db_path: Path) -> dict[str, int]:
+    """What the procedures folded in, beside the raw outcome rows: each equals `outcomes` when
+    every stored outcome was applied exactly once; `orphans` counts outcomes with no decision."""
+    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
+
+        def one(sql: str) -> int:
+            return conn.execute(sql).fetchone()[0]
+
+        return {
+            "outcomes": one("SELECT COUNT(*) FROM INFERENCE_METRICS"),
+            "batched": one("SELECT COALESCE(SUM(OUTCOMES), 0) FROM OUTCOME_BATCHES"),
+            "rolled_up": one("SELECT COALESCE(SUM(REQUESTS), 0) FROM MODEL_METRICS_HOURLY"),
+            "orphans": one(
+                "SELECT COUNT(*) FROM INFERENCE_METRICS m LEFT JOIN ROUTING_DECISIONS d "
+                "ON d.DECISION_ID = m.DECISION_ID WHERE d.DECISION_ID IS NULL"
+            ),
+        }
+
+
 def spool_depth(spool_path: Path) -> int:
     """Rows waiting in the spool file (0 when the file does not exist yet)."""
     if not spool_path.exists():
