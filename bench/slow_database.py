@@ -78,7 +78,7 @@ def sqlite_lock(rate: float, before_s: float, lock_s: float, after_s: float) -> 
     phases, seen = {}, {}
     try:
         with helpers.ServerProcess(seeded) as server:
-            _phase(helpers, server, key, *WARMUP, folder / "warmup.json")
+            warmup = _phase(helpers, server, key, *WARMUP, folder / "warmup.json")
             phases["before"] = _phase(helpers, server, key, rate, before_s, folder / "before.json")
 
             def look(elapsed: float) -> None:
@@ -107,8 +107,8 @@ def sqlite_lock(rate: float, before_s: float, lock_s: float, after_s: float) -> 
         applied = helpers.applied_counts(seeded.db_path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    acked_d = {d for p in phases.values() for d in p["acked"][0]}
-    acked_o = {d for p in phases.values() for d in p["acked"][1]}
+    acked_d = {d for p in (warmup, *phases.values()) for d in p["acked"][0]}
+    acked_o = {d for p in (warmup, *phases.values()) for d in p["acked"][1]}
     for p in phases.values():
         del p["acked"]
     return {

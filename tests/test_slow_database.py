@@ -28,7 +28,7 @@ from app.db.sqlite import SqliteBackend
 
 BUSY_TIMEOUT_MS = 10_000  # what a write or read would wait behind the lock without a deadline
 NOT_THE_BUSY_TIMEOUT_S = 3.0
-pytest_plugins = ["writer_fixtures"]
+pytest_plugins = ["writer_fixtures", "api_fixtures"]
 
 
 @pytest.fixture
@@ -202,3 +202,24 @@ def test_a_deaf_hana_is_spooled_and_read_within_the_deadline(tmp_path):
         finally:
             writer.stop(timeout=2.0)
             database.close()
+
+
+def test_a_full_spool_behind_a_locked_database_answers_503_with_retry_after(
+    app, api, catalog, overrides
+):
+    """Through the API: once the spool cannot grow (the database locked), routes are refused
+    with a clear 503, and every 200 given before is in the spool: nothing acknowledged that is
+    not durable."""
+    spool = app.extensions["router"].writer.spool
+    pages = spool._conn.execute("PRAGMA page_count").fetchone()[0]
+    spool._conn.execute(f"PRAGMA max_page_count={pages}")
+    answers = []
+    with LockHolder(overrides["sqlite.path"]):
+        while len(answers) < 200 and (not answers or answers[-1].status_code == 200):
+            answers.append(
+                api.post("/api/v1/route", {"agent_id": catalog["agents"][0]}, role="router")
+            )
+    refused = answers[-1]
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.content_type == "application/problem+json"
+    assert spool.depth() == len(answers) - 1  # each 200 spooled, the refused one not
