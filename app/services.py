@@ -59,6 +59,9 @@ class Readiness:
             self._pending, self._checked_at = pending, time.monotonic()
         return pending
 
+    def close(self) -> None:
+        self._runner.close()
+
 
 @dataclass
 class Services:
@@ -141,6 +144,7 @@ class Services:
         # acknowledged rows are durable either way, this drains what is still queued
         self.writer.stop(timeout=self.config["server.graceful_timeout_s"] / 2)
         self.alerts.stop()
+        self.readiness.close()
         self.db.close()
 
     def ready(self) -> tuple[bool, dict]:
