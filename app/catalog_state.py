@@ -4,6 +4,8 @@ The hot path reads `current()` (one attribute read); writers of models, agents o
 call `reload()`, which builds a new snapshot and only then invalidates the ranking cache, so a
 ranking is never cached against a catalog older than the one it was computed from. While the
 database is down the last snapshot stays in force, so routing goes on from cached assignments.
+The periodic refresh reads within REFRESH_DEADLINE_S (app.db.deadline): a slow or deaf database
+costs the background loop that long, then the last snapshot stays in force.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from app.routing import EMPTY_CATALOG, AgentView, Assignment, Catalog, ModelView
 
 log = logging.getLogger(__name__)
 PAGE = 1000
+# a whole catalog, paged: longer than one request's read, short enough that the background loop
+# (health, alerts, reconcile) keeps its pace while the database does not answer
+REFRESH_DEADLINE_S = 2.0
 
 
 def _all(list_page, db) -> list[dict]:
@@ -71,17 +76,21 @@ class CatalogState:
         """Read models, agents and active assignments; swap; then invalidate rankings.
 
         With only_if_changed (the periodic refresh that picks up writes made by other hosts or
-        the CLI) an identical catalog is not swapped, so cached rankings stay warm.
+        the CLI) an identical catalog is not swapped, so cached rankings stay warm, and the
+        reads are bounded by REFRESH_DEADLINE_S (DeadlineExceeded).
         """
         with self._lock:
-            model_records = _all(store.list_models, self._db)
-            agent_records = _all(store.list_agents, self._db)
+            if only_if_changed:
+                read = self._db.bounded(self._read, seconds=REFRESH_DEADLINE_S)
+            else:
+                read = self._read()
+            model_records, agent_records, assignment_records = read
             self.records = (model_records, agent_records)  # for scoring: one read, not two
             models = tuple(model_view(m) for m in model_records)
             agents = tuple(agent_view(a) for a in agent_records)
             active = tuple(
                 Assignment(a["agent_id"], a["model_id"], a["assignment_id"], a["score"] or 0.0)
-                for a in store.get_active_assignments(self._db)
+                for a in assignment_records
             )
             content = (models, agents, active)
             if only_if_changed and self.loaded and content == self._content:
@@ -91,6 +100,13 @@ class CatalogState:
             self._cache.invalidate_all()
             self.loaded = True
         return catalog
+
+    def _read(self) -> tuple[list[dict], list[dict], list[dict]]:
+        return (
+            _all(store.list_models, self._db),
+            _all(store.list_agents, self._db),
+            store.get_active_assignments(self._db),
+        )
 
     def try_reload(self) -> bool:
         try:

@@ -415,6 +415,22 @@ SETTINGS: tuple[Setting, ...] = (
         0.01,
     ),
     _s(
+        "writer.commit_deadline_ms",
+        "MODEL_ROUTER_WRITER_COMMIT_DEADLINE_MS",
+        200,
+        "int",
+        "A commit not done within this goes to the spool; spooling until a probe is this fast.",
+        1,
+    ),
+    _s(
+        "db.request_deadline_ms",
+        "MODEL_ROUTER_DB_REQUEST_DEADLINE_MS",
+        200,
+        "int",
+        "Longest a database read on the request path waits before 503 with Retry-After.",
+        1,
+    ),
+    _s(
         "spool.path",
         "MODEL_ROUTER_SPOOL_PATH",
         "var/spool.db",

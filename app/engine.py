@@ -113,8 +113,8 @@ class Engine:
     def decision(self, decision_id: str) -> dict:
         """One decision with its outcome: the database's, or this host's while it is spooled."""
         try:
-            found = store.get_decision(self.db, decision_id)
-        except errors.DatabaseUnavailable:
+            found = self.db.bounded(store.get_decision, self.db, decision_id)
+        except errors.DatabaseUnavailable:  # down or slow (DeadlineExceeded): answer from memory
             if self._recent.get(decision_id) is None:
                 raise
             found = None
@@ -130,7 +130,8 @@ class Engine:
         known = self._recent.get(decision_id)
         if known is not None:
             return known, True
-        found = store.get_decision(self.db, decision_id)
+        # made elsewhere: a database read, bounded (a slow database answers 503, Retry-After)
+        found = self.db.bounded(store.get_decision, self.db, decision_id)
         if found is None:
             raise problems.NotFound(f"no decision {decision_id}")
         return found, False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from app.cache import RankingCache
 from app.catalog_state import CatalogState
 from app.db import deploy, errors, store
 from app.db.database import Database
+from app.db.deadline import DeadlineExceeded, Deadlines
 from app.db.spool import Spool
 from app.db.writer import Writer
 from app.engine import Engine
@@ -22,25 +24,45 @@ from app.routing import Router
 log = logging.getLogger(__name__)
 
 
+def _pending_migrations(db: Database) -> list[str]:
+    with db.read() as conn:
+        return deploy.pending_migrations(db.backend, conn)
+
+
 @dataclass
 class Readiness:
-    """Cached result of the migrations check (a read of yoyo's table and of the migration
-    files): probes come every few seconds per orchestrator, the answer changes only on deploy."""
+    """Cached result of the migrations check (one SELECT of yoyo's table, compared with the
+    migration files): probes come every few seconds per orchestrator, the answer changes only
+    on deploy. A slow database stalls even a read, so the check runs on a worker of its own,
+    waited for `deadline_s`, and a probe answers the last known result while a check is slow
+    (at most one stalled check)."""
 
     ttl_s: float = 10.0
+    deadline_s: float = 1.0
     _checked_at: float = field(default=-1e9)
     _pending: list[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _runner: Deadlines = field(default_factory=lambda: Deadlines("readiness"))
 
     def pending_migrations(self, db: Database) -> list[str]:
         with self._lock:
             if self._pending is not None and time.monotonic() - self._checked_at < self.ttl_s:
                 return self._pending
-        with db.read() as conn:
-            pending = deploy.pending_migrations(db.backend, conn)
+            last = self._pending
+        if last is not None and self._runner.busy:
+            return last
+        try:
+            pending = self._runner.run(lambda: _pending_migrations(db), self.deadline_s)
+        except DeadlineExceeded:
+            if last is None:
+                raise
+            return last
         with self._lock:
             self._pending, self._checked_at = pending, time.monotonic()
         return pending
+
+    def close(self) -> None:
+        self._runner.close()
 
 
 @dataclass
@@ -103,6 +125,9 @@ class Services:
         self.db.start()  # tolerates a database that is down: the pool refills by itself
         self.writer.start()
         self.catalog.try_reload()
+        # a known answer for probes while the database is slow later (down now: probes retry)
+        with contextlib.suppress(Exception):
+            self.readiness.pending_migrations(self.db)
         self.alerts.start()
         if self.config["background.enabled"]:
             self.background.start()
@@ -121,6 +146,7 @@ class Services:
         # acknowledged rows are durable either way, this drains what is still queued
         self.writer.stop(timeout=self.config["server.graceful_timeout_s"] / 2)
         self.alerts.stop()
+        self.readiness.close()
         self.db.close()
 
     def ready(self) -> tuple[bool, dict]:
@@ -133,9 +159,14 @@ class Services:
             "writer": writer.get("mode", "database"),
             "spool_depth": writer.get("spool_depth", 0),
         }
+        if detail["writer"] == "spooling":  # degraded but serving: acknowledged from the spool
+            since = time.gmtime(writer["spooling_since_unix_s"])
+            detail["writer_reason"] = writer["mode_reason"]
+            detail["writer_since"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", since)
+            detail["status_detail"] = "degraded: decisions are spooled locally"
         try:
-            # a short borrow: a probe must answer, not hang, while the database is down
-            if not self.db.ping(timeout=1.0):
+            # bounded: a probe must answer, not hang, while the database is down or deaf
+            if not self.db.bounded(self.db.ping, 1.0, seconds=1.0):
                 raise errors.DatabaseUnavailable("ping failed")
         except Exception as exc:
             detail["database"] = f"unreachable: {type(exc).__name__}: {exc}"

@@ -14,7 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("pool", "route_decision", "assignment", "simulate", "analytics", "load")
+BENCHMARKS = (
+    "pool",
+    "route_decision",
+    "assignment",
+    "simulate",
+    "analytics",
+    "load",
+    "slow_database",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,13 +48,16 @@ def _server_helpers():
     return server_process
 
 
+def loadgen_argv(port: int, key: str, rate: float, duration: float, out: Path) -> list[str]:
+    """The open-loop load generator process for one rate (bench/loadgen.py)."""
+    return [sys.executable, "-m", "bench.loadgen", "rate", "--port", str(port), "--key", key,
+            "--rate", str(rate), "--duration", str(duration), "--connections", "256",
+            "--timeout", "30", "--out", str(out)]  # fmt: skip
+
+
 def run_loadgen(port: int, key: str, rate: float, duration: float, out: Path) -> dict:
-    subprocess.run(
-        [sys.executable, "-m", "bench.loadgen", "rate", "--port", str(port), "--key", key,
-         "--rate", str(rate), "--duration", str(duration), "--connections", "256",
-         "--timeout", "30", "--out", str(out)],
-        cwd=ROOT, check=True, timeout=duration + 60,
-    )  # fmt: skip
+    argv = loadgen_argv(port, key, rate, duration, out)
+    subprocess.run(argv, cwd=ROOT, check=True, timeout=duration + 60)
     return json.loads(out.read_text())
 
 

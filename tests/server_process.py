@@ -6,7 +6,8 @@ production options of app/server.py) on a free loopback port in a process group 
 test can kill -9 the whole group, or send SIGTERM to the server's master process alone as an
 orchestrator does. `Client` is a small JSON client over one keep-alive connection (one per thread).
 `TcpProxy` is a stoppable loopback TCP proxy (after psycopg_pool's tests/fix_proxy.py): a real
-network fault between a client and its server. `stored_ids` reads what the server committed.
+network fault between a client and its server. `LockHolder` is a second process holding an
+exclusive lock on the live SQLite file. `stored_ids` reads what the server committed.
 
 Run as a script, this file is plain `model-router`: `app.db.database.make_backend` takes the
 fault-injecting backend when MODEL_ROUTER_FAULT_FLAG names a flag file, so a test switches the
@@ -131,6 +132,25 @@ def stored_ids(db_path: Path) -> tuple[set[str], set[str]]:
         decisions = {r[0] for r in conn.execute("SELECT DECISION_ID FROM ROUTING_DECISIONS")}
         outcomes = {r[0] for r in conn.execute("SELECT DECISION_ID FROM INFERENCE_METRICS")}
     return decisions, outcomes
+
+
+def applied_counts(db_path: Path) -> dict[str, int]:
+    """What the procedures folded in, beside the raw outcome rows: each equals `outcomes` when
+    every stored outcome was applied exactly once; `orphans` counts outcomes with no decision."""
+    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
+
+        def one(sql: str) -> int:
+            return conn.execute(sql).fetchone()[0]
+
+        return {
+            "outcomes": one("SELECT COUNT(*) FROM INFERENCE_METRICS"),
+            "batched": one("SELECT COALESCE(SUM(OUTCOMES), 0) FROM OUTCOME_BATCHES"),
+            "rolled_up": one("SELECT COALESCE(SUM(REQUESTS), 0) FROM MODEL_METRICS_HOURLY"),
+            "orphans": one(
+                "SELECT COUNT(*) FROM INFERENCE_METRICS m LEFT JOIN ROUTING_DECISIONS d "
+                "ON d.DECISION_ID = m.DECISION_ID WHERE d.DECISION_ID IS NULL"
+            ),
+        }
 
 
 def spool_depth(spool_path: Path) -> int:
@@ -501,6 +521,61 @@ class TcpProxy:
             pass
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)  # pass the EOF on
+
+
+# -- a lock held by another process -------------------------------------------------------------
+
+_HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("SELECT COUNT(*) FROM ROUTING_DECISIONS").fetchone()
+print("held", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+class LockHolder:
+    """A second process holding `BEGIN EXCLUSIVE` on a live SQLite file until release(): what a
+    DBA's long write transaction, a backup tool or a long DDL does to the router. In WAL mode
+    that blocks writers only: readers go on reading the last commit. (locking_mode=EXCLUSIVE
+    would shut readers out too, but cannot be taken while the router has the file open.)"""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.proc: subprocess.Popen | None = None
+
+    def hold(self, timeout: float = 10.0) -> LockHolder:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_LOCK, str(self.db_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        timer = threading.Timer(timeout, self.proc.kill)  # a holder that never gets the lock
+        timer.start()
+        try:
+            line = self.proc.stdout.readline()
+        finally:
+            timer.cancel()
+        if line.strip() != "held":
+            code = self.proc.poll()
+            self.release()
+            raise RuntimeError(f"the lock holder did not get the lock (exit {code})")
+        return self
+
+    def release(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        proc.stdin.close()
+        proc.wait(10)
+        proc.stdout.close()
+
+    def __enter__(self) -> LockHolder:
+        return self.hold()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 # -- the server's entry point ----------------------------------------------------------------------

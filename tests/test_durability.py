@@ -20,14 +20,12 @@ proxy could not be run, and are covered on SQLite by the same code paths.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -36,7 +34,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from server_process import ServerProcess, TcpProxy, seed, spool_depth, stored_ids
+from server_process import (
+    LockHolder,
+    ServerProcess,
+    TcpProxy,
+    applied_counts,
+    seed,
+    spool_depth,
+    stored_ids,
+)
 
 from app.api.auth import KEY_CACHE_TTL_S
 
@@ -171,21 +177,9 @@ class Traffic:
 
 def assert_applied_once(db_path: Path) -> None:
     """The procedures folded every stored outcome into the rollups exactly once."""
-    with contextlib.closing(sqlite3.connect(db_path)) as conn:
-
-        def one(sql: str) -> int:
-            return conn.execute(sql).fetchone()[0]
-
-        total = one("SELECT COUNT(*) FROM INFERENCE_METRICS")
-        assert one("SELECT COALESCE(SUM(OUTCOMES), 0) FROM OUTCOME_BATCHES") == total
-        assert one("SELECT COALESCE(SUM(REQUESTS), 0) FROM MODEL_METRICS_HOURLY") == total
-        assert (
-            one(
-                "SELECT COUNT(*) FROM INFERENCE_METRICS m LEFT JOIN ROUTING_DECISIONS d "
-                "ON d.DECISION_ID = m.DECISION_ID WHERE d.DECISION_ID IS NULL"
-            )
-            == 0
-        )
+    counts = applied_counts(db_path)
+    assert counts["batched"] == counts["rolled_up"] == counts["outcomes"], counts
+    assert counts["orphans"] == 0, counts
 
 
 def assert_durable(seeded, traffic: Traffic, *, exact: bool) -> tuple[set, set]:
@@ -246,7 +240,7 @@ def test_kill_9_mid_load_loses_nothing_acknowledged(seeded, servers, acknowledge
     assert_durable(seeded, traffic, exact=False)
     if acknowledged_by == "spool":
         assert spooled_at_kill >= 20
-        assert f"writer: {spooled_at_kill} rows spooled by an earlier run" in second.log()
+        assert f": {spooled_at_kill} rows spooled by an earlier run" in second.log()
     else:
         assert spooled_at_kill == 0
 
@@ -336,6 +330,44 @@ def test_routing_answers_200_through_an_outage_longer_than_the_key_cache(seeded,
     refused = [a for a in answers if a[1] not in (200, 201)]
     assert not refused, f"{len(refused)} of {len(answers)} refused, first: {refused[0]}"
     assert max(seconds for _, _, seconds in answers) < 1.0
+
+
+def test_a_lock_held_by_another_process_leaves_routing_answering_from_the_spool(seeded, servers):
+    """Issue 13, the operator's scenario: a second process holds BEGIN EXCLUSIVE on the live
+    file under load from 8 client threads. Routing keeps answering 200/201 (the writer diverts
+    to the spool at its commit deadline instead of waiting the busy timeout), readiness and
+    /metrics show the degraded state, one WARNING marks each change of mode, and after release
+    the spool drains and every acknowledged row is stored exactly once."""
+    server = servers(seeded).start()
+    traffic = Traffic(server, threads=8).start()
+    traffic.wait_for_outcomes(100)
+    with LockHolder(seeded.db_path):
+        wait_until(lambda: server.ready()[1]["writer"] == "spooling", 5, "spooling mode")
+        status, during = server.ready(timeout=CLIENT_TIMEOUT_S)
+        traffic.wait_for_outcomes(traffic.outcomes() + 300)  # answered while the lock is held
+        with server.client("admin") as admin:
+            metrics = admin.get("/metrics").body.decode()
+    locked_rows = stored_ids(seeded.db_path)[0]
+
+    def drained():
+        status, body = server.ready(timeout=CLIENT_TIMEOUT_S)
+        return status == 200 and body["writer"] == "database" and body["spool_depth"] == 0
+
+    wait_until(drained, 30, "spool drained", interval=0.2)
+    traffic.wait_for_outcomes(traffic.outcomes() + 100)
+    traffic.stop()
+    assert server.stop() == 0
+    assert set(traffic.statuses["route"]) == {200} and set(traffic.statuses["outcome"]) == {201}
+    assert traffic.slowest < 2.0  # the busy timeout (5 s) was never waited for
+    assert status == 200 and during["writer_reason"] == "commit_deadline", during
+    assert during["writer_since"].endswith("Z") and during["status_detail"].startswith("degraded")
+    assert "model_router_writer_deadline_diversions 1.0" in metrics
+    assert 'model_router_writer_mode{value="spooling"} 1.0' in metrics
+    decisions, _ = assert_durable(seeded, traffic, exact=True)
+    assert len(decisions) > len(locked_rows)
+    log = server.log()
+    assert log.count("spooling mode (commit_deadline)") == 1
+    assert log.count("writing to the database again") == 1
 
 
 def test_readiness_reports_the_outage_at_once(seeded, servers):

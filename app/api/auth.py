@@ -162,7 +162,8 @@ class KeyRing:
         return Principal(key_id, role)
 
     def _load(self, key_id: str):
-        row = store.get_api_key(self.db, key_id)
+        # bounded: a slow database answers 503 (Retry-After) for a key not known yet, at once
+        row = self.db.bounded(store.get_api_key, self.db, key_id)
         with self._lock:
             if row is None or row.get("revoked_at"):
                 self._cache.pop(key_id, None)

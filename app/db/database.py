@@ -3,6 +3,10 @@
 Callers use `transaction()` for writes (commit on success, roll back on any exception) and
 `read()` for reads, and run named SQL through `query`, `execute`, `executemany` and `call`.
 Transient errors (lock waits, deadlocks) are retried by `run_in_transaction` with backoff.
+
+Inside a call with a deadline (app.db.deadline) every borrow waits at most what is left of it and
+the backend bounds the connection to it; `bounded(fn, ...)` is how the request path reads: a
+request waits `request_deadline_s` at most, then gets DeadlineExceeded (503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from app.db import errors
+from app.db import deadline, errors
 from app.db.backend import Backend
 from app.db.pool import ConnectionPool, PoolError
 from app.db.retry import backoff_delays, equal_jitter
@@ -52,8 +56,14 @@ class Database:
         retry_max_delay: float = 5.0,
         retry_multiplier: float = 5.0,
         retry_budget: float = 3.0,
+        request_deadline_s: float = 0.2,
+        request_workers: int = 4,
     ) -> None:
         self.backend = backend
+        self.request_deadline_s = request_deadline_s
+        # few workers: while the database is deaf each holds a connection until the backend's
+        # own timeouts end it; further reads wait their deadline in the queue and answer 503
+        self.requests = deadline.Deadlines("db-request", workers=request_workers)
         self.dialect = backend.dialect
         self.retry_attempts = retry_attempts
         self.retry_initial_delay = retry_initial_delay
@@ -95,6 +105,7 @@ class Database:
             retry_max_delay=config.seconds("retry.max_delay_ms"),
             retry_multiplier=config["retry.multiplier"],
             retry_budget=config.seconds("retry.budget_ms"),
+            request_deadline_s=config.seconds("db.request_deadline_ms"),
         )
 
     def __repr__(self) -> str:
@@ -104,6 +115,7 @@ class Database:
         self.pool.start()
 
     def close(self) -> None:
+        self.requests.close()
         self.pool.close()
 
     # -- connections and transactions ---------------------------------------------------------
@@ -111,12 +123,29 @@ class Database:
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[Any]:
         """A pooled connection; PoolTimeout after `timeout` (default: the pool's) becomes
-        DatabaseUnavailable."""
+        DatabaseUnavailable. Inside a call with a deadline, both the borrow and the connection
+        are bounded by what is left of it."""
+        job = deadline.current()
+        if job is not None:
+            left = job.remaining()
+            timeout = left if timeout is None else min(timeout, left)
         try:
             with self.pool.connection(timeout) as conn:
-                yield conn
+                if job is None:
+                    yield conn
+                    return
+                with (
+                    job.holding(conn, self.backend.interrupt),
+                    self.backend.time_limit(conn, job.remaining()),
+                ):
+                    yield conn
         except PoolError as exc:
             raise errors.DatabaseUnavailable(str(exc)) from exc
+
+    def bounded(self, fn: Callable[..., T], *args: Any, seconds: float | None = None) -> T:
+        """fn(*args) (reads of the request path) within `seconds` (default request_deadline_s);
+        DeadlineExceeded when the database does not answer in time."""
+        return self.requests.run(lambda: fn(*args), seconds or self.request_deadline_s)
 
     @contextmanager
     def read(self) -> Iterator[Any]:

@@ -16,7 +16,10 @@ FaultySqliteBackend for the configured SQLite file whose outage is that file's e
 deliberately not in the settings table: it is a test harness switch, not a setting to tune.
 
 `lose_commit_acks` makes commit really commit and then raise, the ambiguous case of a connection
-dropped after the server committed: the caller cannot know the rows are in.
+dropped after the server committed: the caller cannot know the rows are in. `stall_commit_s`
+makes commit really commit and answer that much later: a server whose answer arrives after the
+caller's deadline gave up on it (the rows are in, the caller spooled them too). `stall_s` makes
+every statement wait that long first: a server that answers, slowly.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ class FaultySqliteBackend(SqliteBackend):
         self._fail = threading.Event()
         self._lose_acks = threading.Event()
         self._lock = threading.Lock()
+        self.stall_commit_s = self.stall_s = 0.0
         self.faults = 0  # calls refused so far
         self.lost_acks = 0  # commits that committed and then reported a lost connection
 
@@ -110,6 +115,8 @@ class FaultySqliteBackend(SqliteBackend):
         self, conn: RouterConnection, sql: str, params: Any = (), cache: dict | None = None
     ) -> list[dict] | int:
         self._check("execute")
+        if self.stall_s:
+            time.sleep(self.stall_s)
         return super().execute(conn, sql, params, cache)
 
     def executemany(
@@ -125,6 +132,8 @@ class FaultySqliteBackend(SqliteBackend):
     def commit(self, conn: RouterConnection) -> None:
         self._check("commit")
         super().commit(conn)
+        if self.stall_commit_s:
+            time.sleep(self.stall_commit_s)
         if self.lose_commit_acks:
             with self._lock:
                 self.lost_acks += 1

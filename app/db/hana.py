@@ -10,6 +10,8 @@ Errors are classified by HANA error code as HANA_NOTES describes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from app.db import errors
@@ -150,6 +152,18 @@ class HanaBackend:
             return bool(conn.isconnected()) and self.execute(conn, "SELECT 1 FROM DUMMY", ()) != []
         except Exception:
             return False
+
+    @contextmanager
+    def time_limit(self, conn, seconds: float) -> Iterator[None]:
+        """Nothing per call: HANA's query timeout counts whole seconds (setquerytimeout), too
+        coarse for a deadline of a few hundred ms, and is set once per prepared statement. A
+        caller with a deadline stops waiting on its own (app.db.deadline) and cancels the
+        request (`interrupt`); the statement timeout and communicationTimeout end the rest."""
+        yield
+
+    def interrupt(self, conn) -> None:
+        """Cancel the request running on `conn` (hdbcli's Connection.cancel, thread-safe)."""
+        conn.cancel()
 
     def reset(self, conn) -> None:
         conn.rollback()

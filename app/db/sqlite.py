@@ -9,8 +9,11 @@ from the RAISE_ERROR(code, message) function registered on every connection.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ class RouterConnection(sqlite3.Connection):
 
     signal: tuple[int, str] | None = None
     deadline: float = 0.0
+    until: float = math.inf  # a caller's deadline (time_limit): no statement runs past it
 
 
 class SqliteBackend:
@@ -40,7 +44,7 @@ class SqliteBackend:
     ) -> None:
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
-        self.statement_timeout_s = statement_timeout_ms / 1000.0
+        self.statement_timeout_s = statement_timeout_ms / 1000.0 or math.inf  # 0: no limit
         self.sql = load_catalog("sqlite")
 
     @classmethod
@@ -82,8 +86,8 @@ class SqliteBackend:
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         conn.create_function("RAISE_ERROR", 2, _raiser(conn))
-        if self.statement_timeout_s > 0:
-            conn.set_progress_handler(_time_limit(conn), _PROGRESS_STEPS)
+        # always installed: a caller's deadline (time_limit) needs it even with no statement limit
+        conn.set_progress_handler(_time_limit(conn), _PROGRESS_STEPS)
         return conn
 
     def ping(self, conn: RouterConnection) -> bool:
@@ -92,6 +96,26 @@ class SqliteBackend:
             return True
         except sqlite3.Error:
             return False
+
+    @contextmanager
+    def time_limit(self, conn: RouterConnection, seconds: float) -> Iterator[None]:
+        """Bound lock waits (busy timeout) and every statement (progress handler) on `conn` to
+        `seconds` from now, for a caller with a deadline (app.db.deadline). The default busy
+        timeout would make a write wait seconds behind another process's exclusive lock."""
+        conn.until = time.monotonic() + seconds
+        conn.execute(f"PRAGMA busy_timeout={max(1, int(seconds * 1000))}")
+        try:
+            yield
+        finally:
+            conn.until = math.inf
+            try:
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            except sqlite3.Error:  # interrupted or closing: the pool's reset finds out
+                pass
+
+    def interrupt(self, conn: RouterConnection) -> None:
+        """Abort the statement running on `conn` now (thread-safe; a no-op when idle)."""
+        conn.interrupt()
 
     def reset(self, conn: RouterConnection) -> None:
         if conn.in_transaction:
@@ -103,6 +127,7 @@ class SqliteBackend:
         self._run(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN", ())
 
     def commit(self, conn: RouterConnection) -> None:
+        _before_deadline(conn)  # the caller gave up: a late commit would store what it spooled
         try:
             conn.commit()
         except sqlite3.Error as exc:
@@ -130,7 +155,8 @@ class SqliteBackend:
     def executemany(
         self, conn: RouterConnection, sql: str, rows: list, cache: dict | None = None
     ) -> int:
-        conn.deadline = time.monotonic() + self.statement_timeout_s
+        conn.deadline = min(time.monotonic() + self.statement_timeout_s, conn.until)
+        _before_deadline(conn)
         try:
             return conn.executemany(sql, rows).rowcount
         except sqlite3.Error as exc:
@@ -147,7 +173,8 @@ class SqliteBackend:
 
     def _run(self, conn: RouterConnection, sql: str, params: Any) -> sqlite3.Cursor:
         conn.signal = None
-        conn.deadline = time.monotonic() + self.statement_timeout_s
+        conn.deadline = min(time.monotonic() + self.statement_timeout_s, conn.until)
+        _before_deadline(conn)
         try:
             return conn.execute(sql, params)
         except sqlite3.Error as exc:
@@ -232,6 +259,13 @@ def _raiser(conn: RouterConnection):
         raise _SignalRaised(message)
 
     return raise_error
+
+
+def _before_deadline(conn: RouterConnection) -> None:
+    """No statement starts past a caller's deadline: the progress handler only looks every
+    _PROGRESS_STEPS instructions, so a short statement (BEGIN, COMMIT) would slip through."""
+    if time.monotonic() > conn.until:
+        raise errors.TransientError("interrupted: the caller's deadline has passed")
 
 
 def _time_limit(conn: RouterConnection):

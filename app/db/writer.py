@@ -12,6 +12,15 @@ replays the spool in order every replay_interval_s and returns to the database w
 The replay is idempotent on DECISION_ID (_apply_idempotent), so a crash between a database
 commit and the spool delete never counts a row twice.
 
+A slow database is treated like one that is down (issue 13): every transaction runs on the
+writer's committer thread (app.db.deadline) and a group commit not done within commit_deadline_s
+is abandoned. Its rows go to the spool, its requests are acknowledged from there, and the writer
+stays in spooling mode until a replay (the probe) commits within the deadline again. An
+abandoned commit may still commit after we gave up (a lock released, a deaf server answering
+late): the idempotent replay then skips its rows, so nothing is stored twice. While spooling, the
+replay runs on the committer thread too, so the writer thread never waits on the database and
+keeps acknowledging from the spool at the spool's speed.
+
 A request whose rows the database refuses (a second outcome → UniqueViolation, an outcome for an
 unknown decision → UnknownDecision) fails alone: the batch is split in halves until the refused
 requests are isolated, each half committed on its own, so one bad row costs O(log n) extra
@@ -32,11 +41,14 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from app.db import errors
+from app.db.deadline import DeadlineExceeded, Deadlines, Job
+from app.db.deadline import current as current_job
 from app.db.pool import PoolError
 from app.db.spool import Spool, SpoolEntry, SpoolError
 from app.db.sqlfiles import to_qmark
 from app.db.store import decisions as store
 from app.db.store._common import db_time
+from app.db.writer_stats import WriterStats
 from app.ids import new_decision_id
 
 log = logging.getLogger(__name__)
@@ -149,6 +161,7 @@ class Writer:
         retry_delay_s: float = 0.02,
         replay_interval_s: float = 0.5,
         acquire_timeout_s: float | None = None,
+        commit_deadline_ms: float = 200.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_batch < 1 or queue_max < 1 or retry_attempts < 1:
@@ -163,7 +176,11 @@ class Writer:
         self.acquire_timeout_s = (
             min(1.0, ack_timeout_s / 4) if acquire_timeout_s is None else acquire_timeout_s
         )
+        self.commit_deadline_s = commit_deadline_ms / 1000.0
         self.clock = clock
+        self._committer = Deadlines("db-commit")
+        self._replay_job: Job | None = None  # a replay running on the committer thread
+        self._mode_reason, self._mode_since = "", 0.0  # why and since when (unix time) spooling
         self._decision_keys = required_keys(db, INSERT_DECISION)
         self._cond = threading.Condition(threading.Lock())
         self._queue: deque[Ticket] = deque()
@@ -187,6 +204,7 @@ class Writer:
             retry_attempts=config["retry.max_attempts"],
             # an outage must reach the spool fast: a request waits for this borrow
             acquire_timeout_s=min(0.25, config["writer.ack_timeout_s"] / 4),
+            commit_deadline_ms=config["writer.commit_deadline_ms"],
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -198,10 +216,10 @@ class Writer:
             if self._state != "new":
                 raise RuntimeError(f"writer already {self._state}")
             self.spool.open()
-            self._spooling = self._refresh_spool_depth() > 0
-            if self._spooling:
-                log.warning(
-                    "writer: %d rows spooled by an earlier run; replaying", self.figures.spool_depth
+            if self._refresh_spool_depth() > 0:
+                depth = self.figures.spool_depth
+                self._enter_spooling(
+                    "spooled_by_earlier_run", f"{depth} rows spooled by an earlier run; replaying"
                 )
             self._state = "running"
             self._thread = threading.Thread(target=self._run, name="db-writer", daemon=True)
@@ -227,6 +245,7 @@ class Writer:
             if self._thread.is_alive():
                 log.error("writer: thread still busy %g s after stop()", timeout)
                 return False
+        self._committer.close()
         self.spool.close()
         return True
 
@@ -309,7 +328,7 @@ class Writer:
                 if tickets:
                     self._write(tickets)
                 if self._spooling:
-                    database_up = self._replay_due(force=stopping)
+                    database_up = self._drive_replay(force=stopping)
             except Exception as exc:  # the thread must survive anything, or writes stop for good
                 log.exception("writer: unexpected error")
                 for ticket in tickets:
@@ -321,6 +340,10 @@ class Writer:
                 and (not self._spooling or not database_up or self.clock() >= self._stop_deadline)
             ):
                 break
+            if stopping and self._replay_job is not None:
+                self._replay_job.done.wait(0.05)  # no spinning while a replay runs
+        if self._replay_job is not None:  # the spool closes after this: let it finish first
+            self._replay_job.done.wait(max(0.0, self._stop_deadline - self.clock()))
         with self._cond:
             self._state = "stopped"
         log.info("writer stopped; %d rows left in the spool", self._refresh_spool_depth())
@@ -330,7 +353,7 @@ class Writer:
         oldest arrived, and take them."""
         with self._cond:
             while not self._queue and self._state == "running":
-                idle = self._next_replay - self.clock() if self._spooling else 1.0
+                idle = self._idle_s()
                 if idle <= 0:
                     break
                 self._cond.wait(min(idle, 1.0))
@@ -350,6 +373,16 @@ class Writer:
             self._queued_rows -= rows
             return tickets, self._state != "running"
 
+    def _idle_s(self) -> float:
+        """How long the writer thread may sleep with no rows queued (lock held)."""
+        if self._replay_job is not None:  # its end notifies; until then nothing is due
+            return 0.0 if self._replay_job.done.is_set() else 1.0
+        return self._next_replay - self.clock() if self._spooling else 1.0
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
     def _write(self, tickets: list[Ticket]) -> None:
         if self._spooling:
             self._to_spool(tickets)  # keep the order: nothing overtakes what is spooled
@@ -359,15 +392,30 @@ class Writer:
             self._commit_isolating(fresh)
         except _RETRYABLE as exc:
             rest = [t for t in fresh if not t.done]
-            log.warning(
-                "writer: database unavailable (%s: %s); spooling %d requests",
-                type(exc).__name__,
-                exc,
-                len(rest),
-            )
-            self._spooling = True
-            self._next_replay = self.clock() + self.replay_interval_s
+            if isinstance(exc, DeadlineExceeded):
+                self.figures.add(deadline_diversions=1, deadline_diverted_rows=sum(
+                    t.rows for t in rest))  # fmt: skip
+                reason = "commit_deadline"
+            else:
+                reason = "database_unavailable"
+            self._enter_spooling(reason, f"{type(exc).__name__}: {exc}; {len(rest)} requests")
             self._to_spool(rest)
+
+    def _enter_spooling(self, reason: str, detail: str) -> None:
+        """Once per episode: the WARNING operators see, never one per request."""
+        self._spooling = True
+        self._mode_reason, self._mode_since = reason, time.time()
+        self._next_replay = self.clock() + self.replay_interval_s
+        log.warning("writer: spooling mode (%s): %s", reason, detail)
+
+    def _leave_spooling(self) -> None:
+        log.warning(
+            "writer: spool replayed; writing to the database again after %.1f s of spooling (%s)",
+            time.time() - self._mode_since,
+            self._mode_reason,
+        )
+        self._spooling = False
+        self._mode_reason, self._mode_since = "", 0.0
 
     def _commit_isolating(self, tickets: list[Ticket]) -> None:
         """Commit the tickets as one batch; if the database refuses it, split it in halves
@@ -399,19 +447,34 @@ class Writer:
         ticket._settle(None, exc)
 
     def _transact(self, work: Callable[[Any], T], *, deadline: float) -> T:
-        """work(conn) in one transaction, retrying transient errors with doubling backoff
-        while attempts and the deadline allow."""
+        """work(conn) in one transaction within the commit deadline, retrying transient errors
+        with doubling backoff while attempts and the deadline allow; DeadlineExceeded when the
+        database did not answer in time."""
+        deadline = min(deadline, self.clock() + self.commit_deadline_s)
         delay = self.retry_delay_s
         for attempt in range(1, self.retry_attempts + 1):
             try:
-                with _transaction(self.db, self.acquire_timeout_s) as conn:
-                    return work(conn)
+                return self._bounded(work, deadline - self.clock())
+            except DeadlineExceeded:
+                raise
             except errors.TransientError:
                 if attempt == self.retry_attempts or self.clock() + delay >= deadline:
                     raise
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
+
+    def _bounded(self, work: Callable[[Any], T], seconds: float) -> T:
+        """One transaction on the committer thread, waited for `seconds` at most. A replay
+        already runs there (under its own deadline), so it runs its transactions directly."""
+
+        def attempt() -> T:
+            with _transaction(self.db, self.acquire_timeout_s) as conn:
+                return work(conn)
+
+        if current_job() is not None:
+            return attempt()
+        return self._committer.run(attempt, max(0.001, seconds))
 
     # -- spool -----------------------------------------------------------------------------------
 
@@ -431,33 +494,59 @@ class Writer:
             if self.figures.spool_depth == 0:
                 self._spooling = False  # nothing is spooled: the next batch tries the database
             return
+        spooled = sum(t.rows for t, error in zip(tickets, results, strict=True) if not error)
+        self.figures.add(spooled_rows=spooled, spool_depth=spooled)
         for ticket, error in zip(tickets, results, strict=True):
             if error is None:
-                self.figures.spooled_rows += ticket.rows
-                self.figures.spool_depth += ticket.rows
                 ticket._settle("spool")
             else:
                 self._refuse(ticket, error)
 
-    def _replay_due(self, *, force: bool = False) -> bool:
-        """Replay one chunk of the spool if due; False while the database is unavailable."""
-        now = self.clock()
-        if not force and now < self._next_replay:
+    def _drive_replay(self, *, force: bool = False) -> bool:
+        """Start a replay of one spool chunk on the committer thread when due, or take the
+        result of the one running; False while the database is not answering."""
+        job = self._replay_job
+        if job is not None:
+            if not job.done.is_set():
+                return True
+            self._replay_job = None
+            answered = self._replayed(job)
+            if not answered or not self._spooling:
+                return answered
+        if not force and self.clock() < self._next_replay:
             return True
+        if self._committer.busy:  # an abandoned commit still runs: a probe would queue
+            self._next_replay = self.clock() + self.replay_interval_s
+            return False
+        self._replay_job = self._committer.submit(
+            self._replay_chunk, self.commit_deadline_s, on_done=self._wake
+        )
+        return True
+
+    def _replay_chunk(self) -> int:
+        """On the committer thread: replay the oldest chunk; how many entries it held."""
+        entries = self.spool.peek(self.max_batch)
+        self._replay(entries)
+        return len(entries)
+
+    def _replayed(self, job: Job) -> bool:
+        """Judge a finished replay: go back to the database when it emptied the spool within
+        the deadline (the probe), else go on (at once) or retry after replay_interval_s."""
         try:
-            entries = self.spool.peek(self.max_batch)
-            self._replay(entries)
-            if len(entries) < self.max_batch and self._refresh_spool_depth() == 0:
-                self._spooling = False
-                log.warning("writer: spool replayed; writing to the database again")
-            return True
+            replayed = job.result_or_raise()
         except (*_RETRYABLE, errors.UniqueViolation) as exc:
             # UniqueViolation: another process replayed the same rows just now; the next
             # attempt finds them present and skips them.
             log.info("writer: replay postponed: %s: %s", type(exc).__name__, exc)
         except Exception:  # e.g. a schema not deployed: keep the rows, retry, say so loudly
             log.exception("writer: replay failed; the rows stay in the spool")
-        self._next_replay = now + self.replay_interval_s
+        else:
+            if job.late:  # done, but the database is still slower than the deadline
+                self._next_replay = self.clock() + self.replay_interval_s
+            elif replayed < self.max_batch and self._refresh_spool_depth() == 0:
+                self._leave_spooling()
+            return True
+        self._next_replay = self.clock() + self.replay_interval_s
         return False
 
     def _replay(self, entries: list[SpoolEntry]) -> None:
@@ -484,8 +573,7 @@ class Writer:
                 exc,
             )
             self.spool.dead_letter(entries[0], f"{type(exc).__name__}: {exc}")
-            self.figures.dead_letters += 1
-            self.figures.spool_depth -= 1
+            self.figures.add(dead_letters=1, spool_depth=-1)
             return
         self.spool.delete(e.seq for e in entries)  # only after the commit: see module docstring
         if dropped:
@@ -495,10 +583,12 @@ class Writer:
                 len(dropped),
                 ", ".join(dropped[:5]),
             )
-        self.figures.replayed_rows += applied
-        self.figures.replay_skipped_rows += len(entries) - applied
-        self.figures.replay_dropped_duplicates += len(dropped)
-        self.figures.spool_depth -= len(entries)
+        self.figures.add(
+            replayed_rows=applied,
+            replay_skipped_rows=len(entries) - applied,
+            replay_dropped_duplicates=len(dropped),
+            spool_depth=-len(entries),
+        )
 
     def _refresh_spool_depth(self) -> int:
         try:
@@ -518,74 +608,13 @@ class Writer:
                 "queue_depth_rows": self._queued_rows,
                 "queue_depth_requests": len(self._queue),
                 "queue_max": self.queue_max,
+                "mode_reason": self._mode_reason,
+                "spooling_since_unix_s": self._mode_since,
+                "commit_deadline_ms": self.commit_deadline_s * 1000,
+                "commits_abandoned": self._committer.abandoned,
+                "abandoned_commits_finished_late": self._committer.completed_late,
             }
         return {**head, **self.figures.as_dict()}
-
-
-class WriterStats:
-    """Counters and latency samples; written by the writer thread (overloaded and withdrawn
-    under the writer's queue lock), read by anyone. The lock keeps a reader's batch figures
-    consistent with each other while a commit is being recorded."""
-
-    _BUCKETS = (1, 10, 50, 100, 200, 500, 1000)
-
-    def __init__(self) -> None:
-        self.batches = self.rows = self.refused = self.overloaded = self.withdrawn = 0
-        self.spooled_rows = self.replayed_rows = self.replay_skipped_rows = 0
-        self.replay_dropped_duplicates = 0
-        self.dead_letters = self.spool_depth = 0
-        self.batch_max = 0
-        self.histogram = dict.fromkeys(self._BUCKETS + (None,), 0)
-        self.latencies: deque[float] = deque(maxlen=2048)
-        self.latency_total = self.latency_max = 0.0
-        self._lock = threading.Lock()
-
-    def committed(self, rows: int, latency: float) -> None:
-        bucket = next((b for b in self._BUCKETS if rows <= b), None)
-        with self._lock:
-            self.batches += 1
-            self.rows += rows
-            self.batch_max = max(self.batch_max, rows)
-            self.histogram[bucket] += 1
-            self.latencies.append(latency)
-            self.latency_total += latency
-            self.latency_max = max(self.latency_max, latency)
-
-    def seconds_per_row(self) -> float:
-        """Recent commit time per row (0.001 s before the first commit)."""
-        return self.latency_total / self.rows if self.rows else 0.001
-
-    def as_dict(self) -> dict:
-        with self._lock:
-            return self._as_dict()
-
-    def _as_dict(self) -> dict:
-        samples = sorted(self.latencies)
-        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] if samples else 0.0
-        avg = self.latency_total / self.batches if self.batches else 0.0
-        return {
-            "batches": self.batches,
-            "rows": self.rows,
-            "refused_requests": self.refused,
-            "batch_size_avg": self.rows / self.batches if self.batches else 0.0,
-            "batch_size_max": self.batch_max,
-            "batch_size_histogram": {
-                (f"<={b}" if b else f">{self._BUCKETS[-1]}"): n for b, n in self.histogram.items()
-            },
-            "commit_latency_ms": {
-                "avg": avg * 1000,
-                "p99": p99 * 1000,
-                "max": self.latency_max * 1000,
-            },
-            "overloaded": self.overloaded,
-            "withdrawn": self.withdrawn,
-            "spooled_rows": self.spooled_rows,
-            "replayed_rows": self.replayed_rows,
-            "replay_skipped_rows": self.replay_skipped_rows,
-            "replay_dropped_duplicates": self.replay_dropped_duplicates,
-            "spool_depth": self.spool_depth,
-            "dead_letters": self.dead_letters,
-        }
 
 
 # -- database glue -----------------------------------------------------------------------------
