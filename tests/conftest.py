@@ -7,13 +7,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import CATALOG_AGENTS, CATALOG_MODELS, ROLES, Api
+from support import CATALOG_AGENTS, CATALOG_MODELS, FAST, ROLES, Api, Raw, seed
 
 from app import create_app
 from app.api import auth
 from app.config import load_config
 from app.db import deploy
 from app.db.database import Database
+from app.db.faults import FaultySqliteBackend
+from app.db.spool import Spool
+from app.db.writer import Writer
 
 # Tests never read the developer's environment for settings (HANA_TEST_* name test servers).
 _SETTING_ENV_PREFIXES = ("HANA_", "MODEL_ROUTER_")
@@ -143,3 +146,52 @@ def shared_api(tmp_path_factory, migrated_template):
     ring = auth.keyring(application)
     yield Api(application.test_client(), {role: ring.create(role, role)[1] for role in ROLES})
     application.extensions["router"].stop()
+
+
+# -- the writer's tests -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def writers():
+    """Builds writers and stops every one at teardown."""
+    made: list[Writer] = []
+
+    def make(db, spool, **kwargs) -> Writer:
+        spool = spool if isinstance(spool, Spool) else Spool(spool)
+        writer = Writer(db, spool, **{**FAST, **kwargs}).start()
+        made.append(writer)
+        return writer
+
+    yield make
+    for writer in made:
+        assert writer.stop(timeout=5.0)
+
+
+@pytest.fixture
+def seeded(db):
+    return seed(db)
+
+
+@pytest.fixture
+def raw(migrated) -> Raw:
+    return Raw(migrated["sqlite.path"])
+
+
+@pytest.fixture
+def faulty(migrated):
+    """A started Database on the migrated file whose backend fails on demand."""
+    backend = FaultySqliteBackend(migrated["sqlite.path"], busy_timeout_ms=2000)
+    database = Database(
+        backend,
+        min_size=1,
+        max_size=4,
+        acquire_timeout=0.3,
+        health_check_interval=0.2,
+        retry_attempts=1,
+        retry_initial_delay=0.01,
+        retry_max_delay=0.05,
+    )
+    database.start()
+    yield database
+    backend.fail_now = False
+    database.close()

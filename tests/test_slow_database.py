@@ -17,7 +17,7 @@ import time
 
 import pytest
 from server_process import LockHolder
-from writer_support import AGENTS, Raw, decision, drained, outcome, wait_until
+from support import AGENTS, Raw, decision, drained, outcome, wait_until
 
 from app.api.auth import KeyRing, new_key
 from app.db import errors, store
@@ -28,7 +28,6 @@ from app.db.sqlite import SqliteBackend
 
 BUSY_TIMEOUT_MS = 10_000  # what a write or read would wait behind the lock without a deadline
 NOT_THE_BUSY_TIMEOUT_S = 3.0
-pytest_plugins = ["writer_fixtures", "api_fixtures"]
 
 
 @pytest.fixture

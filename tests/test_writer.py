@@ -17,7 +17,7 @@ import time
 from collections import Counter
 
 import pytest
-from writer_support import AGENTS, decision, drained, outcome, wait_until
+from support import AGENTS, decision, drained, outcome, wait_until
 
 from app.db import errors
 from app.db.spool import Spool
@@ -29,9 +29,6 @@ from app.db.writer import (
     WriteTimeout,
 )
 from app.ids import new_decision_id
-
-pytest_plugins = ["writer_fixtures"]
-
 
 # -- group commit ---------------------------------------------------------------------------------
 
