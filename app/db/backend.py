@@ -7,6 +7,7 @@ Errors: every method raises app.db.errors types; `translate` maps a driver error
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from app.db import errors
@@ -26,6 +27,13 @@ class Backend(Protocol):
     def connect(self) -> Any: ...
 
     def ping(self, conn) -> bool: ...
+
+    def time_limit(self, conn, seconds: float) -> AbstractContextManager[None]:
+        """Bound lock waits and statements on `conn` to `seconds` from now, where the driver
+        can (a caller with a deadline: app.db.deadline)."""
+
+    def interrupt(self, conn) -> None:
+        """Abort the statement running on `conn` now, from another thread."""
 
     def reset(self, conn) -> None:
         """Leave a returned connection with no open transaction."""
