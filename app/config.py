@@ -224,18 +224,28 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "server.max_connections",
         "MODEL_ROUTER_MAX_CONNECTIONS",
-        1024,
+        10000,
         "int",
-        "Client connections the worker holds open; more wait in the listen backlog.",
+        "Client connections the worker holds open (idle kept-alive ones count); more wait in "
+        "the listen backlog. Lowered to fit the file-descriptor limit.",
         1,
     ),
     _s(
         "server.timeout_s",
         "MODEL_ROUTER_TIMEOUT_S",
-        30,
+        5,
         "int",
-        "Seconds a client gets to send a request's headers.",
+        "Seconds a client gets to send a request's headers; an idle kept-alive connection is "
+        "closed after as long.",
         1,
+    ),
+    _s(
+        "server.body_timeout_s",
+        "MODEL_ROUTER_BODY_TIMEOUT_S",
+        10.0,
+        "float",
+        "Seconds a client gets to send a request's whole body, else 408 (no thread waits).",
+        0.1,
     ),
     _s(
         "server.graceful_timeout_s",

@@ -71,16 +71,21 @@ class Unavailable(Problem):
         self.headers.setdefault("Retry-After", str(retry_after))
 
 
-def problem_response(
-    status: int, title: str, detail: str, field_errors=None, headers=None
-) -> Response:
-    body = {
+def problem_document(status: int, title: str, detail: str, instance: str) -> dict:
+    """The problem+json body; also made outside Flask (app.front's 408)."""
+    return {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.path,
+        "instance": instance,
     }
+
+
+def problem_response(
+    status: int, title: str, detail: str, field_errors=None, headers=None
+) -> Response:
+    body = problem_document(status, title, detail, request.path)
     if field_errors:
         body["errors"] = field_errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)

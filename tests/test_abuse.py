@@ -1,0 +1,165 @@
+"""Abusive and broken clients against the real server over real sockets (issue 14).
+
+One `model-router serve` process with small limits (4 WSGI threads, a 64-connection budget,
+1 s header and idle timeout, 3 s body timeout), so that a few dozen sockets show what thousands
+would do. Every client socket has a timeout: a test fails, never hangs. Latency targets (100 ms
+with 200 slow uploaders and 2,000 idle connections) are measured by bench/abuse.py, not here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+
+import pytest
+from server_process import CATALOG, ServerProcess, seed
+
+THREADS = 4
+MAX_CONNECTIONS = 64
+BODY_TIMEOUT_S = 3
+IDLE_TIMEOUT_S = 1
+SOCKET_TIMEOUT_S = 15.0
+ROUTE = "/api/v1/route"
+ROUTE_BODY = {"agent_id": CATALOG["agents"][0]["id"]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    seeded = seed(tmp_path_factory.mktemp("abuse"))
+    env = {
+        "MODEL_ROUTER_THREADS": str(THREADS),
+        "MODEL_ROUTER_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+        "MODEL_ROUTER_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+        "MODEL_ROUTER_TIMEOUT_S": str(IDLE_TIMEOUT_S),
+        "MODEL_ROUTER_BACKGROUND": "0",
+    }
+    with ServerProcess(seeded, env) as running:
+        yield running
+
+
+def _connect(server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT_S)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _head(method: str, path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of the one answer on `sock` (read until the body is whole)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed after {data[:200]!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(status_line.split()[1]), headers, body
+
+
+class SlowUploader(threading.Thread):
+    """Sends a request's headers, then one body byte every `pause_s` until answered."""
+
+    def __init__(self, server, path: str, headers: dict[str, str], pause_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.sock = _connect(server)
+        self.sock.sendall(_head("POST", path, {**headers, "Content-Length": "200"}))
+        self.pause_s = pause_s
+        self.answered = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            while not self.answered.wait(self.pause_s) and self.sent < 199:
+                self.sock.sendall(b"a")
+                self.sent += 1
+
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
+        try:
+            return _answer(self.sock)
+        finally:
+            self.answered.set()
+            self.sock.close()
+
+
+def test_slow_bodies_hold_no_thread_and_get_408(server):
+    """Issue 14 #1: 3x as many trickling bodies as threads, with and without a key, while
+    /healthz and route still answer; each trickler then gets a 408 problem and is closed."""
+    router = {"Authorization": f"Bearer {server.seeded.keys['router']}"}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    json_type = {"Content-Type": "application/json"}
+    slow = [SlowUploader(server, "/login", form) for _ in range(2 * THREADS)]
+    slow += [SlowUploader(server, ROUTE, {**router, **json_type}) for _ in range(THREADS)]
+    for uploader in slow:
+        uploader.start()
+    started = time.monotonic()
+    with server.client("router", timeout=SOCKET_TIMEOUT_S) as client:
+        for _ in range(5):
+            assert client.get("/healthz").status == 200
+            assert client.post(ROUTE, ROUTE_BODY).status == 200
+    # the answers above came while every uploader was still sending (well inside the timeout)
+    assert time.monotonic() - started < BODY_TIMEOUT_S
+    answers = [uploader.answer() for uploader in slow]
+    assert all(uploader.sent >= 2 for uploader in slow)  # they really trickled
+    for status, headers, body in answers:
+        assert status == 408
+        assert headers["content-type"] == "application/problem+json"
+        detail = json.loads(body)["detail"]
+        assert detail == f"the request body did not arrive within {BODY_TIMEOUT_S} s"
+        assert headers.get("connection") == "close"
+
+
+def test_idle_kept_alive_connections_do_not_starve_new_clients(server):
+    """Issue 14 #2: the whole connection budget kept alive and silent after one request each;
+    a new client is served once the idle timeout has closed them, and they were closed."""
+    idle = []
+    for _ in range(MAX_CONNECTIONS):
+        sock = _connect(server)
+        sock.sendall(_head("GET", "/healthz", {}))
+        assert _answer(sock)[0] == 200
+        idle.append(sock)
+    with server.client(key=None, timeout=SOCKET_TIMEOUT_S) as client:
+        assert client.get("/healthz").status == 200
+    for sock in idle:
+        assert sock.recv(1) == b""  # closed by the server, not by us
+        sock.close()
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_body_past_the_limit_is_413_chunked_or_not(server, chunked):
+    """Issue 14 #7: 2 MB to route, chunked or with its Content-Length: 413, not invalid JSON."""
+    body = b'{"agent_id": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=SOCKET_TIMEOUT_S)
+    headers = {
+        "Authorization": f"Bearer {server.seeded.keys['router']}",
+        "Content-Type": "application/json",
+    }
+    try:
+        if chunked:
+            pieces = (body[i : i + 65536] for i in range(0, len(body), 65536))
+            conn.request("POST", ROUTE, body=pieces, headers=headers, encode_chunked=True)
+        else:
+            conn.request("POST", ROUTE, body=body, headers=headers)
+        answer = conn.getresponse()
+        problem = json.loads(answer.read())
+    finally:
+        conn.close()
+    assert answer.status == 413
+    assert answer.getheader("Content-Type") == "application/problem+json"
+    assert problem["status"] == 413 and problem["title"] == "Request Entity Too Large"
