@@ -214,6 +214,14 @@ SETTINGS: tuple[Setting, ...] = (
     _s("server.host", "MODEL_ROUTER_HOST", "127.0.0.1", "str", "Address the server binds."),
     _s("server.port", "MODEL_ROUTER_PORT", 8080, "int", "Port the server binds.", 1, 65535),
     _s(
+        "server.public_url",
+        "MODEL_ROUTER_PUBLIC_URL",
+        "",
+        "str",
+        "Base URL of redirects, e.g. https://router.example.com (empty: paths on the same "
+        "site; never the client's Host header).",
+    ),
+    _s(
         "server.threads",
         "MODEL_ROUTER_THREADS",
         0,
@@ -460,6 +468,15 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "secret",
         "Key signing dashboard sessions (empty: random per start).",
+    ),
+    _s(
+        "auth.key_stale_s",
+        "MODEL_ROUTER_KEY_STALE_S",
+        3600.0,
+        "float",
+        "How long a known API key keeps working while the database cannot be read (a key "
+        "revoked elsewhere meanwhile works here as long).",
+        0,
     ),
     _s(
         "background.enabled",

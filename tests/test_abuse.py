@@ -163,3 +163,59 @@ def test_a_body_past_the_limit_is_413_chunked_or_not(server, chunked):
     assert answer.status == 413
     assert answer.getheader("Content-Type") == "application/problem+json"
     assert problem["status"] == 413 and problem["title"] == "Request Entity Too Large"
+
+
+def _request(server, method, path, body=b"", headers=None) -> tuple[int, dict[str, str], bytes]:
+    """One request on a fresh connection, raw bytes in and out."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=SOCKET_TIMEOUT_S)
+    try:
+        conn.request(method, path, body=body or None, headers=headers or {})
+        answer = conn.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    finally:
+        conn.close()
+
+
+def test_redirects_never_follow_the_clients_host(server):
+    """Issue 14 #6: Werkzeug's own 308 (merged slashes) pointed at the Host header."""
+    status, headers, _ = _request(
+        server, "GET", "//dashboard//models", headers={"Host": "evil.example"}
+    )
+    assert status == 308
+    assert headers["location"] == "/dashboard/models"
+
+
+@pytest.mark.parametrize(
+    "content_type,body,status,detail",
+    [
+        ("application/json", '{"agent_id": "a"}'.encode("utf-16"), 400, "not UTF-8"),
+        ("application/merge-patch+json", b'{"agent_id": "a"}', 415, "application/json"),
+        ("application/json", b'{"agent_id": ' + b"1" * 5000 + b"}", 400, "too many digits"),
+        ("application/json", b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+    ],
+    ids=["utf-16-bom", "merge-patch", "5000-digits", "100k-deep"],
+)
+def test_odd_bodies_get_a_plain_4xx(server, content_type, body, status, detail):
+    """Issue 14 #8 and #9: as documented (400/415), with no Python internals in the detail."""
+    headers = {
+        "Authorization": f"Bearer {server.seeded.keys['router']}",
+        "Content-Type": content_type,
+    }
+    got, answer_headers, raw = _request(server, "POST", ROUTE, body, headers)
+    problem = json.loads(raw)
+    assert (got, answer_headers["content-type"]) == (status, "application/problem+json")
+    assert detail in problem["detail"]
+    for internal in ("sys.set_int_max_str_digits", "recursion", "Exceeds the limit"):
+        assert internal not in problem["detail"]
+
+
+def test_an_answer_with_a_new_key_is_never_cached(server):
+    """Issue 14 #10."""
+    headers = {
+        "Authorization": f"Bearer {server.seeded.keys['admin']}",
+        "Content-Type": "application/json",
+    }
+    body = json.dumps({"role": "viewer", "label": "cache test"}).encode()
+    status, answer_headers, raw = _request(server, "POST", "/api/v1/keys", body, headers)
+    assert status == 201 and json.loads(raw)["key"].startswith("mr_")
+    assert answer_headers["cache-control"] == "no-store"

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mr"
 KEY_CACHE_TTL_S = 5.0
-MAX_STALE_S = 3600.0  # how long a known key outlives a database that cannot be read
+MAX_STALE_S = 3600.0  # default of auth.key_stale_s: a known key outlives an unreadable database
 ROLES = ("admin", "router", "viewer")
 ACCESS: dict[str, frozenset[str] | None] = {
     "open": None,
@@ -112,10 +112,16 @@ class KeyRing:
     """Creates, verifies (with a short cache), lists and revokes API keys of one database."""
 
     def __init__(
-        self, db, ttl_s: float = KEY_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
+        self,
+        db,
+        ttl_s: float = KEY_CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        stale_s: float = MAX_STALE_S,
     ) -> None:
         self.db = db
         self.ttl_s = ttl_s
+        self.stale_s = stale_s
         self.clock = clock
         self._cache: dict[str, tuple[str, str, float]] = {}  # key id -> (hash, role, expires)
         self._refreshing: set[str] = set()
@@ -137,9 +143,11 @@ class KeyRing:
         """The principal of a valid, unrevoked key, else None.
 
         Known keys are served from memory: within the TTL as they are; past it (up to
-        MAX_STALE_S) still at once while a background read refreshes them, so neither a slow
-        nor an unavailable database ever holds up a request that presents a known key. A key
-        never seen before is read from the database.
+        `stale_s`, the setting auth.key_stale_s) still at once while a background read
+        refreshes them, so neither a slow nor an unavailable database ever holds up a request
+        that presents a known key. By design for outages, a key revoked elsewhere (the CLI,
+        another host) while this process cannot read the database keeps working here for up
+        to `stale_s`. A key never seen before is read from the database.
         """
         parts = split_key(presented)
         if parts is None:
@@ -150,7 +158,7 @@ class KeyRing:
             entry = self._cache.get(key_id)
             if entry is None and key_id in self._unknown:
                 return None
-        if entry is None or now - entry[2] > MAX_STALE_S:
+        if entry is None or now - entry[2] > self.stale_s:
             entry = self._load(key_id)
             if entry is None:
                 return None
@@ -285,5 +293,6 @@ def enforce() -> None:
 
 
 def install(app: Flask) -> None:
-    app.extensions["api_keys"] = KeyRing(app.extensions["router"].db)
+    services = app.extensions["router"]
+    app.extensions["api_keys"] = KeyRing(services.db, stale_s=services.config["auth.key_stale_s"])
     app.before_request(enforce)
