@@ -9,6 +9,7 @@ with 200 slow uploaders and 2,000 idle connections) are measured by bench/abuse.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import socket
@@ -219,3 +220,53 @@ def test_an_answer_with_a_new_key_is_never_cached(server):
     status, answer_headers, raw = _request(server, "POST", "/api/v1/keys", body, headers)
     assert status == 201 and json.loads(raw)["key"].startswith("mr_")
     assert answer_headers["cache-control"] == "no-store"
+
+
+@pytest.fixture
+def lone_server(tmp_path):
+    """A server of its own: the test below revokes admin keys."""
+    with ServerProcess(seed(tmp_path), {"MODEL_ROUTER_BACKGROUND": "0"}) as running:
+        yield running
+
+
+def _as(server, key: str):
+    return dataclasses.replace(server.client(key=None, timeout=SOCKET_TIMEOUT_S), key=key)
+
+
+def _revoke_each_other(server, pair: list[str]) -> list[int]:
+    """Key 0 revokes key 1 and key 1 key 0, released at the same moment; the two statuses."""
+    barrier = threading.Barrier(2)
+    statuses = [0, 0]
+
+    def revoke(n: int) -> None:
+        target = pair[1 - n].split("_")[1]
+        with _as(server, pair[n]) as client:
+            barrier.wait(SOCKET_TIMEOUT_S)
+            statuses[n] = client.request("DELETE", f"/api/v1/keys/{target}").status
+
+    threads = [threading.Thread(target=revoke, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(SOCKET_TIMEOUT_S)
+    return statuses
+
+
+def test_two_admins_revoking_each_other_at_once_leave_one(lone_server):
+    """Issue 14 #5: with exactly two active admin keys, each revoking the other at the same
+    moment revokes one, round after round; never both (before: both 200, no admin left)."""
+    server = lone_server
+    with _as(server, server.seeded.keys["admin"]) as admin:
+        second = admin.post("/api/v1/keys", {"role": "admin", "label": "second"}).body["key"]
+    pair = [server.seeded.keys["admin"], second]
+    for _ in range(8):
+        statuses = _revoke_each_other(server, pair)
+        # the loser is refused as the last admin (409), or its key is already revoked (401)
+        assert sorted(statuses) in ([200, 401], [200, 409])
+        survivor = pair[statuses.index(200)]
+        with _as(server, survivor) as client:
+            keys = client.get("/api/v1/keys?limit=500").body["items"]
+            active = [k for k in keys if k["role"] == "admin" and not k.get("revoked_at")]
+            assert [k["key_id"] for k in active] == [survivor.split("_")[1]]
+            made = client.post("/api/v1/keys", {"role": "admin", "label": "next"}).body["key"]
+        pair = [survivor, made]

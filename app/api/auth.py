@@ -205,22 +205,21 @@ class KeyRing:
         """Revoke a key at once; returns its record. Revoking twice is harmless.
 
         Raises NotFound for an unknown id, and Conflict when `keep_an_admin` and this is the
-        last active admin key (nobody could administer the service afterwards).
+        last active admin key (nobody could administer the service afterwards); that check and
+        the revocation are one transaction (store.revoke_api_key).
         """
-        row = store.get_api_key(self.db, key_id)
-        if row is None:
-            raise NotFound(f"no API key {key_id!r}")
-        if row.get("revoked_at"):
-            return public(row)
-        if keep_an_admin and row["role"] == "admin" and self.active_admins() <= 1:
-            raise Conflict("this is the last active admin key; create another admin key first")
         with self._lock:
             self._cache.pop(key_id, None)
-        record = store.revoke_api_key(self.db, key_id)
+        record, revoked = store.revoke_api_key(self.db, key_id, keep_an_admin=keep_an_admin)
         with self._lock:  # a verify racing with the revocation may have cached it again
             self._cache.pop(key_id, None)
-        log.info("API key %s revoked", key_id)
-        return public(record or row)
+        if record is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if not revoked and not record.get("revoked_at"):
+            raise Conflict("this is the last active admin key; create another admin key first")
+        if revoked:
+            log.info("API key %s revoked", key_id)
+        return public(record)
 
     def list(self, after: str | None, limit: int) -> list[dict]:
         return [public(row) for row in store.list_api_keys(self.db, after=after, limit=limit)]
