@@ -357,7 +357,28 @@ SETTINGS: tuple[Setting, ...] = (
         "MODEL_ROUTER_INFLIGHT_TIMEOUT_S",
         300.0,
         "float",
-        "An in-flight request with no outcome expires after this.",
+        "An in-flight request with no outcome expires after this; until then it holds its "
+        "model's slot and its key's and agent's quota (an expiry is not a model failure).",
+        1,
+    ),
+    _s(
+        "quota.key_share",
+        "MODEL_ROUTER_QUOTA_KEY_SHARE",
+        0.5,
+        "float",
+        "Largest share of the catalog's in-flight capacity (active models' MAX_CONCURRENCY) one "
+        "API key may hold; past it route answers 429 (1: no limit).",
+        0.01,
+        1,
+    ),
+    _s(
+        "quota.agent_share",
+        "MODEL_ROUTER_QUOTA_AGENT_SHARE",
+        0.5,
+        "float",
+        "Largest share of the catalog's in-flight capacity one agent may hold; past it route "
+        "answers 429 (1: no limit).",
+        0.01,
         1,
     ),
     _s(

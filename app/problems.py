@@ -63,6 +63,14 @@ class PayloadTooLarge(Problem):
     status, title = 413, "Payload too large"
 
 
+class TooManyRequests(Problem):
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str = "", retry_after: int = 1, **kw) -> None:
+        super().__init__(detail, **kw)
+        self.headers.setdefault("Retry-After", str(retry_after))
+
+
 class Unavailable(Problem):
     status, title = 503, "Service unavailable"
 

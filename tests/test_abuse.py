@@ -270,3 +270,65 @@ def test_two_admins_revoking_each_other_at_once_leave_one(lone_server):
             assert [k["key_id"] for k in active] == [survivor.split("_")[1]]
             made = client.post("/api/v1/keys", {"role": "admin", "label": "next"}).body["key"]
         pair = [survivor, made]
+
+
+@pytest.fixture
+def small_server(tmp_path):
+    """Every model with 2 slots (8 in all, so a key or an agent may hold 4), and in-flight
+    requests that expire after 1 s."""
+    seeded = seed(tmp_path)
+    env = {"MODEL_ROUTER_INFLIGHT_TIMEOUT_S": "1", "MODEL_ROUTER_CATALOG_REFRESH_S": "0.1"}
+    with ServerProcess(seeded, env) as running:
+        with _as(running, seeded.keys["admin"]) as admin:
+            for model in CATALOG["models"]:
+                patched = admin.request(
+                    "PATCH", f"/api/v1/models/{model['id']}", {"max_concurrency": 2}
+                )
+                assert patched.status == 200, patched
+        yield running
+
+
+def _route(client, agent_id: str):
+    return client.post(ROUTE, {"agent_id": agent_id})
+
+
+def test_a_key_that_never_reports_outcomes_gets_429_and_others_are_served(small_server):
+    """Issue 14 #3: unreported routes from one key take its quota, not the whole capacity."""
+    server = small_server
+    first, second = CATALOG["agents"][0]["id"], CATALOG["agents"][1]["id"]
+    with _as(server, server.seeded.keys["router"]) as greedy:
+        held = [_route(greedy, first) for _ in range(4)]
+        assert [r.status for r in held] == [200] * 4
+        refused = _route(greedy, second)
+        assert refused.status == 429 and refused.headers["retry-after"] == "1"
+        assert "quota.key_share" in refused.body["detail"]
+        assert "4 requests in flight" in refused.body["detail"]
+        with _as(server, server.seeded.keys["admin"]) as other:
+            assert _route(other, second).status == 200  # the capacity left is others'
+            agent_full = _route(other, first)
+            assert agent_full.status == 429 and "quota.agent_share" in agent_full.body["detail"]
+        done = held[0].body["decision_id"]
+        outcome = {"success": True, "latency_ms": 5}
+        assert greedy.post(f"/api/v1/decisions/{done}/outcome", outcome).status == 201
+        assert _route(greedy, second).status == 200  # an outcome gave the slot back
+
+
+def test_abandoned_requests_expire_without_cooling_any_model(small_server):
+    """Issue 14 #3: requests whose outcome never comes expire after load.inflight_timeout_s,
+    free their slots and quota, and count as no model's failure."""
+    server = small_server
+    agent = CATALOG["agents"][0]["id"]
+    with _as(server, server.seeded.keys["router"]) as client:
+        assert [_route(client, agent).status for _ in range(4)] == [200] * 4
+        assert _route(client, agent).status == 429
+        deadline = time.monotonic() + SOCKET_TIMEOUT_S
+        while (answer := _route(client, agent)).status == 429 and time.monotonic() < deadline:
+            time.sleep(0.2)  # expiry runs within a second of the timeout
+        assert answer.status == 200
+    with _as(server, server.seeded.keys["admin"]) as admin:
+        load = admin.get("/api/v1/load").body
+    assert load["cooldowns"] == []
+    assert sum(item["in_flight"] for item in load["items"]) == 1  # the last route only
+    # nothing learned from the four: no failure, no latency (before: 4 failures of 1 s each)
+    assert all(item["breaker"] == "closed" for item in load["items"])
+    assert all(item["ewma_latency_ms"] is None for item in load["items"])
