@@ -12,9 +12,11 @@ import contextlib
 import dataclasses
 import http.client
 import json
+import re
 import socket
 import threading
 import time
+import urllib.parse
 
 import pytest
 from server_process import CATALOG, ServerProcess, seed
@@ -332,3 +334,35 @@ def test_abandoned_requests_expire_without_cooling_any_model(small_server):
     # nothing learned from the four: no failure, no latency (before: 4 failures of 1 s each)
     assert all(item["breaker"] == "closed" for item in load["items"])
     assert all(item["ewma_latency_ms"] is None for item in load["items"])
+
+
+def _cookie(headers: dict[str, str]) -> str:
+    return headers["set-cookie"].split(";", 1)[0]
+
+
+def _csrf(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def _form(server, path: str, cookie: str, fields: dict[str, str]):
+    body = urllib.parse.urlencode(fields).encode()
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    return _request(server, "POST", path, body, headers)
+
+
+def test_logout_ends_the_session_on_the_server(server):
+    """Issue 14 #4: a cookie copied before logout no longer opens the dashboard."""
+    with _as(server, server.seeded.keys["admin"]) as admin:
+        viewer = admin.post("/api/v1/keys", {"role": "viewer", "label": "dashboard"}).body["key"]
+    _, headers, page = _request(server, "GET", "/login")
+    anonymous = _cookie(headers)
+    fields = {"api_key": viewer, "csrf_token": _csrf(page), "next": "/dashboard/models"}
+    status, headers, _ = _form(server, "/login", anonymous, fields)
+    assert status == 302
+    copied = _cookie(headers)
+    status, _, page = _request(server, "GET", "/dashboard/models", headers={"Cookie": copied})
+    assert status == 200
+    status, headers, _ = _form(server, "/logout", copied, {"csrf_token": _csrf(page)})
+    assert status == 302 and headers["location"] == "/login"
+    status, headers, _ = _request(server, "GET", "/dashboard/models", headers={"Cookie": copied})
+    assert status == 302 and headers["location"].startswith("/login")
