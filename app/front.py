@@ -86,7 +86,7 @@ class RequestFront:
     async def __rsgi__(self, scope, protocol) -> None:
         if scope.proto != "http":
             return
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         self._open[task] = self._loop.time() + self.body_timeout_s
         try:
             await self._serve(scope, protocol, task)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("pool", "route_decision", "assignment", "simulate", "analytics", "load")
+BENCHMARKS = ("pool", "route_decision", "assignment", "simulate", "analytics", "load", "abuse")
 
 
 def main(argv: list[str] | None = None) -> int:
