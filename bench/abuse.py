@@ -65,7 +65,8 @@ class Attack:
         self.answers_408 = 0
         self.errors = 0
 
-    async def slow(self, stop: asyncio.Event, offset: float) -> None:
+    async def keep(self, kind: str, hold, stop: asyncio.Event, offset: float) -> None:
+        """Open a connection and count it as `kind` while `hold` uses it; again until stopped."""
         await asyncio.sleep(offset)
         while not stop.is_set():
             try:
@@ -74,50 +75,46 @@ class Attack:
                 self.errors += 1
                 await asyncio.sleep(0.1)
                 continue
-            self.open["slow"] += 1
+            self.open[kind] += 1
             try:
-                writer.write(SLOW_HEAD)
-                answer = asyncio.ensure_future(reader.read(4096))
-                while not stop.is_set() and not answer.done():
-                    writer.write(b"a")
-                    await asyncio.wait([answer], timeout=2.0)
-                if answer.done() and answer.result().startswith(b"HTTP/1.1 408"):
-                    self.answers_408 += 1
-                answer.cancel()
+                await hold(reader, writer, stop)
             except OSError:
                 self.errors += 1
             finally:
-                self.open["slow"] -= 1
+                self.open[kind] -= 1
                 writer.close()
 
-    async def idle(self, stop: asyncio.Event, offset: float) -> None:
-        await asyncio.sleep(offset)
-        while not stop.is_set():
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.write(IDLE_REQUEST)
-                await reader.read(4096)  # the answer
-            except OSError:
-                self.errors += 1
-                await asyncio.sleep(0.1)
-                continue
-            self.open["idle"] += 1
-            try:
-                closed = asyncio.ensure_future(reader.read(1))
-                while not stop.is_set() and not closed.done():
-                    await asyncio.wait([closed], timeout=0.5)
-                closed.cancel()
-            except OSError:
-                self.errors += 1
-            finally:
-                self.open["idle"] -= 1
-                writer.close()
+    async def trickle(self, reader, writer, stop: asyncio.Event) -> None:
+        """A body byte every 2 s until the server answers (408) or we stop."""
+        writer.write(SLOW_HEAD)
+        answer = asyncio.ensure_future(reader.read(4096))
+        while not stop.is_set() and not answer.done():
+            writer.write(b"a")
+            await asyncio.wait([answer], timeout=2.0)
+        if answer.done() and answer.result().startswith(b"HTTP/1.1 408"):
+            self.answers_408 += 1
+        answer.cancel()
+
+    async def linger(self, reader, writer, stop: asyncio.Event) -> None:
+        """One request, then silence until the server closes the connection or we stop."""
+        writer.write(IDLE_REQUEST)
+        await reader.read(4096)  # the answer
+        closed = asyncio.ensure_future(reader.read(1))
+        while not stop.is_set() and not closed.done():
+            await asyncio.wait([closed], timeout=0.5)
+        closed.cancel()
 
 
 async def attack(port: int, slow: int, idle: int, duration: float) -> dict:
     state, stop = Attack(port), asyncio.Event()
-    tasks = [asyncio.ensure_future(state.slow(stop, SPREAD_S * n / slow)) for n in range(slow)]
-    tasks += [asyncio.ensure_future(state.idle(stop, SPREAD_S * n / idle)) for n in range(idle)]
+    tasks = [
+        asyncio.ensure_future(state.keep("slow", state.trickle, stop, SPREAD_S * n / slow))
+        for n in range(slow)
+    ]
+    tasks += [
+        asyncio.ensure_future(state.keep("idle", state.linger, stop, SPREAD_S * n / idle))
+        for n in range(idle)
+    ]
     await asyncio.sleep(SPREAD_S + 1.0)
     print(json.dumps({"ready": dict(state.open)}), flush=True)
     lowest = dict(state.open)
