@@ -248,6 +248,16 @@ SETTINGS: tuple[Setting, ...] = (
         1,
     ),
     _s(
+        "server.interface",
+        "MODEL_ROUTER_INTERFACE",
+        "rsgi",
+        "choice",
+        "rsgi: bodies read on the event loop within server.body_timeout_s, no thread held by a "
+        "slow client. wsgi: a thread reads the body, no body timeout, less CPU per request; "
+        "only behind a proxy that buffers whole request bodies.",
+        choices=("rsgi", "wsgi"),
+    ),
+    _s(
         "server.body_timeout_s",
         "MODEL_ROUTER_BODY_TIMEOUT_S",
         10.0,

@@ -5,7 +5,11 @@ GIL. Behind one interpreter's GIL, that is what makes the hot path (route + outc
 gunicorn's pure-Python HTTP handling cost a third of the worker's CPU
 (docs/PERFORMANCE_BENCHMARKS.md). granian runs its RSGI interface, and app.front reads each
 request's body on the event loop before one of the WSGI threads runs the app: granian's WSGI
-interface lets the thread read the body, and a slow uploader held it (issue 14).
+interface lets the thread read the body, and a slow uploader held it (issue 14). The front costs
+CPU per request (more thread handoffs: about 10 to 30 % more worker CPU per route+outcome pair
+in bench.load), so `server.interface = wsgi` keeps granian's WSGI interface for a deployment
+behind a proxy that buffers whole request bodies before it forwards them (nginx does by
+default), where no slow body reaches the service.
 
 Connections: granian's backpressure bounds the connections the worker holds (an idle kept-alive
 one counts); it is `server.max_connections`, raised to fit the file-descriptor limit, which is
@@ -85,14 +89,17 @@ def granian_options(config, host: str, port: int) -> dict:
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
+    front = config["server.interface"] == "rsgi"
     return {
         "address": host,
         "port": port,
-        # RSGI, so that request bodies are read on the event loop (app.front), not by a thread
-        "interface": Interfaces.RSGI,
+        # RSGI, so that request bodies are read on the event loop (app.front), not by a thread;
+        # WSGI only behind a proxy that buffers whole request bodies (see the setting)
+        "interface": Interfaces.RSGI if front else Interfaces.WSGI,
         "websockets": False,  # the app has none; saying so spares a log line at every start
         "workers": 1,
-        "blocking_threads": 1,  # granian's own, unused under RSGI: app.front has the pool
+        # granian's own pool runs WSGI; unused under RSGI, where app.front has the threads
+        "blocking_threads": 1 if front else threads(config),
         "backlog": 2048,
         # granian's backpressure counts accepted connections (a kept-alive idle connection
         # holds its place), not requests: it is the worker's connection budget. Requests beyond
@@ -122,6 +129,8 @@ def load_app(overrides: dict | None = None):
     # Runs when the worker's target returns (after granian stopped serving) and on a normal
     # interpreter exit of the worker; priority before multiprocessing's own finalizers.
     multiprocessing.util.Finalize(None, services.stop, exitpriority=100)
+    if config["server.interface"] == "wsgi":
+        return app
     return RequestFront(
         app,
         threads=threads(config),

@@ -366,3 +366,16 @@ def test_logout_ends_the_session_on_the_server(server):
     assert status == 302 and headers["location"] == "/login"
     status, headers, _ = _request(server, "GET", "/dashboard/models", headers={"Cookie": copied})
     assert status == 302 and headers["location"].startswith("/login")
+
+
+def test_the_wsgi_interface_still_serves(tmp_path):
+    """server.interface = wsgi, for a deployment behind a body-buffering proxy: granian's own
+    WSGI threads, no front (and no body timeout: the proxy's job there)."""
+    env = {"MODEL_ROUTER_INTERFACE": "wsgi", "MODEL_ROUTER_BACKGROUND": "0"}
+    with ServerProcess(seed(tmp_path), env) as running, running.client("router") as client:
+        assert client.get("/healthz").status == 200
+        routed = client.post(ROUTE, ROUTE_BODY)
+        assert routed.status == 200
+        outcome = {"success": True, "latency_ms": 5}
+        path = f"/api/v1/decisions/{routed.body['decision_id']}/outcome"
+        assert client.post(path, outcome).status == 201

@@ -50,6 +50,13 @@ def test_settings_reach_the_server():
     assert options["log_level"] == "warning"
 
 
+def test_the_wsgi_interface_is_granians_own_with_its_thread_pool():
+    """server.interface = wsgi (behind a proxy that buffers bodies): no front, granian's threads."""
+    options = _options(**{"server.interface": "wsgi", "server.threads": 8})
+    assert options["interface"] is Interfaces.WSGI
+    assert options["blocking_threads"] == 8
+
+
 def test_granian_accepts_the_options():
     """Every option is one granian's Server knows, with a value it takes (its constructor
     checks them; nothing is started)."""
