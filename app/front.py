@@ -18,6 +18,7 @@ and sent whole: the app streams nothing (no view returns a generator that waits)
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import json
 import logging
@@ -154,14 +155,20 @@ class WsgiThreads:
 
     Not concurrent.futures: its per-call Condition and idle semaphore, taken on the loop's thread
     while the pool's threads contend for the same locks and the GIL, cost the worker half again
-    its CPU per request (bench.load: 938 -> 1458 us per pair); a SimpleQueue in and one
-    call_soon_threadsafe out per request cost little more than the WSGI interface did.
+    its CPU per request (bench.load: 938 -> 1458 us per pair). A SimpleQueue in, and answers
+    back through one deque that a single loop wake-up drains (a wake-up per answer cost a
+    self-pipe write and a loop turn each), cost 5 to 30 % more than the WSGI interface
+    (docs/PERFORMANCE_BENCHMARKS.md).
     """
 
     def __init__(self, app: Callable, loop: asyncio.AbstractEventLoop, threads: int) -> None:
         self._app = app
         self._loop = loop
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        # answers on their way back to the loop; one wake-up drains all that arrived meanwhile
+        self._done: collections.deque = collections.deque()
+        self._drain_due = False
+        self._due_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._run, name=f"wsgi-{n}", daemon=True)
             for n in range(threads)
@@ -180,26 +187,34 @@ class WsgiThreads:
             self._jobs.put(None)
 
     def _run(self) -> None:
-        settle = self._loop.call_soon_threadsafe
         while (job := self._jobs.get()) is not None:
             environ, future = job
             try:
-                answer = call_wsgi(self._app, environ)
+                self._settle(future, call_wsgi(self._app, environ), None)
             except BaseException as exc:  # the app's own handlers answer errors; this is a bug
                 log.exception("WSGI app raised on %s", environ.get("PATH_INFO", "")[:200])
-                settle(_fail, future, exc)
+                self._settle(future, None, exc)
+
+    def _settle(self, future: asyncio.Future, answer, error: BaseException | None) -> None:
+        """Hand an answer back: wakes the loop only when no drain is already due."""
+        self._done.append((future, answer, error))
+        with self._due_lock:
+            if self._drain_due:
+                return
+            self._drain_due = True
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._due_lock:
+            self._drain_due = False  # before popping: a later answer schedules the next drain
+        while self._done:
+            future, answer, error = self._done.popleft()
+            if future.done():  # the request's task was cancelled meanwhile
+                continue
+            if error is None:
+                future.set_result(answer)
             else:
-                settle(_succeed, future, answer)
-
-
-def _succeed(future: asyncio.Future, answer) -> None:
-    if not future.done():  # the request's task may have been cancelled meanwhile
-        future.set_result(answer)
-
-
-def _fail(future: asyncio.Future, exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
+                future.set_exception(error)
 
 
 def environ_of(scope) -> dict:
