@@ -14,6 +14,7 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app: defaults < config file < environment < `config` (dotted names)."""
+    from app import redirects
     from app.api.hot_path import HotPath
     from app.config import load_config
     from app.logs import configure_logging, install_request_ids
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services = Services.build(settings)
     app.extensions["router"] = services
     register_error_handlers(app)
+    redirects.install(app, settings["server.public_url"])
     install_request_ids(app)
     _register_blueprints(app)
     # after the routes (it reads their declarations), before any thread starts

@@ -223,6 +223,14 @@ SETTINGS: tuple[Setting, ...] = (
     _s("server.host", "MODEL_ROUTER_HOST", "127.0.0.1", "str", "Address the server binds."),
     _s("server.port", "MODEL_ROUTER_PORT", 8080, "int", "Port the server binds.", 1, 65535),
     _s(
+        "server.public_url",
+        "MODEL_ROUTER_PUBLIC_URL",
+        "",
+        "str",
+        "Base URL of redirects, e.g. https://router.example.com (empty: paths on the same "
+        "site; never the client's Host header).",
+    ),
+    _s(
         "server.threads",
         "MODEL_ROUTER_THREADS",
         0,
@@ -233,18 +241,38 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "server.max_connections",
         "MODEL_ROUTER_MAX_CONNECTIONS",
-        1024,
+        10000,
         "int",
-        "Client connections the worker holds open; more wait in the listen backlog.",
+        "Client connections the worker holds open (idle kept-alive ones count); more wait in "
+        "the listen backlog. Lowered to fit the file-descriptor limit.",
         1,
     ),
     _s(
         "server.timeout_s",
         "MODEL_ROUTER_TIMEOUT_S",
-        30,
+        5,
         "int",
-        "Seconds a client gets to send a request's headers.",
+        "Seconds a client gets to send a request's headers; an idle kept-alive connection is "
+        "closed after as long.",
         1,
+    ),
+    _s(
+        "server.interface",
+        "MODEL_ROUTER_INTERFACE",
+        "rsgi",
+        "choice",
+        "rsgi: bodies read on the event loop within server.body_timeout_s, no thread held by a "
+        "slow client. wsgi: a thread reads the body, no body timeout, less CPU per request; "
+        "only behind a proxy that buffers whole request bodies.",
+        choices=("rsgi", "wsgi"),
+    ),
+    _s(
+        "server.body_timeout_s",
+        "MODEL_ROUTER_BODY_TIMEOUT_S",
+        10.0,
+        "float",
+        "Seconds a client gets to send a request's whole body, else 408 (no thread waits).",
+        0.1,
     ),
     _s(
         "server.graceful_timeout_s",
@@ -348,7 +376,28 @@ SETTINGS: tuple[Setting, ...] = (
         "MODEL_ROUTER_INFLIGHT_TIMEOUT_S",
         300.0,
         "float",
-        "An in-flight request with no outcome expires after this.",
+        "An in-flight request with no outcome expires after this; until then it holds its "
+        "model's slot and its key's and agent's quota (an expiry is not a model failure).",
+        1,
+    ),
+    _s(
+        "quota.key_share",
+        "MODEL_ROUTER_QUOTA_KEY_SHARE",
+        0.5,
+        "float",
+        "Largest share of the catalog's in-flight capacity (active models' MAX_CONCURRENCY) one "
+        "API key may hold; past it route answers 429 (1: no limit).",
+        0.01,
+        1,
+    ),
+    _s(
+        "quota.agent_share",
+        "MODEL_ROUTER_QUOTA_AGENT_SHARE",
+        0.5,
+        "float",
+        "Largest share of the catalog's in-flight capacity one agent may hold; past it route "
+        "answers 429 (1: no limit).",
+        0.01,
         1,
     ),
     _s(
@@ -475,6 +524,15 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "secret",
         "Key signing dashboard sessions (empty: random per start).",
+    ),
+    _s(
+        "auth.key_stale_s",
+        "MODEL_ROUTER_KEY_STALE_S",
+        3600.0,
+        "float",
+        "How long a known API key keeps working while the database cannot be read (a key "
+        "revoked elsewhere meanwhile works here as long).",
+        0,
     ),
     _s(
         "background.enabled",

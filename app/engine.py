@@ -23,7 +23,7 @@ from app.db.store._common import api_time, now
 from app.db.store.decisions import decision_row
 from app.db.writer import Overloaded, UnknownDecision, WriteTimeout
 from app.matching import compare
-from app.routing import NoModelAvailable, UnknownAgent, UnknownStrategy
+from app.routing import NoModelAvailable, QuotaExceeded, UnknownAgent, UnknownStrategy
 from app.scoring import build_inputs, score_matrix
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,17 @@ class Engine:
     # -- route and outcomes ---------------------------------------------------------------------
 
     def route(
-        self, agent_id: str, task_type: str | None, prompt_tokens: int | None, strategy: str | None
+        self,
+        agent_id: str,
+        task_type: str | None,
+        prompt_tokens: int | None,
+        strategy: str | None,
+        key_id: str | None = None,
     ) -> dict:
         try:
-            decision = self.router.route(agent_id, task_type, prompt_tokens or 0, strategy)
+            decision = self.router.route(agent_id, task_type, prompt_tokens or 0, strategy, key_id)
+        except QuotaExceeded as exc:
+            raise problems.TooManyRequests(str(exc)) from None
         except UnknownAgent as exc:
             raise problems.NotFound(str(exc)) from None
         except UnknownStrategy as exc:

@@ -4,8 +4,11 @@ Every routed request is `start`ed under its decision id and `finish`ed by its ou
 id is the unit of accounting: a second `finish` for the same id, a `finish` for an id never
 started, and a `finish` after the entry expired all return False and change nothing, so counts can
 neither drift nor go negative (a popular gateway decrements per callback and drifts below zero).
-Entries whose outcome never arrives are removed by `expire()` after `inflight_timeout_s`, counted
-per model, and treated as failures that took the whole timeout.
+Entries whose outcome never arrives are removed by `expire()` after `inflight_timeout_s` and
+counted per model (`expired_total`); they teach nothing about the model's latency or failures:
+the client abandoned the request, which says nothing about the model (issue 14: unreported
+routes from one key cooled models down). Until then each one holds a slot of its model's
+capacity, so the timeout bounds how long abandoned requests keep capacity from others.
 
 Counts are right because one process per host owns them (see app.routing for the process model):
 an outcome reaches the process that made its decision. Writes take one lock and are O(1); the
@@ -129,7 +132,7 @@ class LoadTracker:
             self._observe(model_id, success, latency_ms)
 
     def expire(self) -> list[Expired]:
-        """Remove entries open longer than the timeout; each counts as a failed, slow request."""
+        """Remove entries open longer than the timeout, freeing their slots; learns nothing."""
         now = self._clock()
         deadline = now - self.inflight_timeout_s
         out: list[Expired] = []
@@ -141,7 +144,6 @@ class LoadTracker:
                 self._open.popitem(last=False)
                 self._release(model_id)
                 self._expired[model_id] = self._expired.get(model_id, 0) + 1
-                self._observe(model_id, False, self.inflight_timeout_s * 1000.0)
                 out.append(Expired(decision_id, model_id, now - started))
         return out
 

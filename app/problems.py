@@ -63,6 +63,14 @@ class PayloadTooLarge(Problem):
     status, title = 413, "Payload too large"
 
 
+class TooManyRequests(Problem):
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str = "", retry_after: int = 1, **kw) -> None:
+        super().__init__(detail, **kw)
+        self.headers.setdefault("Retry-After", str(retry_after))
+
+
 class Unavailable(Problem):
     status, title = 503, "Service unavailable"
 
@@ -71,16 +79,21 @@ class Unavailable(Problem):
         self.headers.setdefault("Retry-After", str(retry_after))
 
 
-def problem_response(
-    status: int, title: str, detail: str, field_errors=None, headers=None
-) -> Response:
-    body = {
+def problem_document(status: int, title: str, detail: str, instance: str) -> dict:
+    """The problem+json body; also made outside Flask (app.front's 408)."""
+    return {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.path,
+        "instance": instance,
     }
+
+
+def problem_response(
+    status: int, title: str, detail: str, field_errors=None, headers=None
+) -> Response:
+    body = problem_document(status, title, detail, request.path)
     if field_errors:
         body["errors"] = field_errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)

@@ -19,7 +19,7 @@ from app.db.spool import Spool
 from app.db.writer import Writer
 from app.engine import Engine
 from app.load import LoadTracker
-from app.routing import Router
+from app.routing import Quotas, Router
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class Services:
             cooldown_failures=config["routing.cooldown_failures"],
             cooldown_error_rate=config["routing.cooldown_error_rate"],
             cooldown_seconds=config["routing.cooldown_seconds"],
+            quotas=Quotas(config["quota.key_share"], config["quota.agent_share"]),
         )
         engine = Engine(
             db=db,

@@ -22,6 +22,7 @@ BENCHMARKS = (
     "analytics",
     "load",
     "slow_database",
+    "abuse",
 )
 
 

@@ -15,8 +15,9 @@ on the same connection.
   are reused; at most --connections are open.
 - burst: every pair is started at once (--pairs requests in flight together) over at most
   --connections connections, to overload the server's threads and writer queue. Keep the
-  connections within what the server can hold (server.max_connections, 1024, plus its listen
-  backlog): beyond that the kernel drops or resets connections before the server sees them.
+  connections within what the server can hold (server.max_connections, 10000 within the
+  descriptor limit, plus its listen backlog): beyond that the kernel drops or resets connections
+  before the server sees them.
 
 Every request has a deadline (--timeout). The JSON written to --out holds the status counts and
 latency percentiles per endpoint, errors by kind, 503s that lacked Retry-After, and the ids of

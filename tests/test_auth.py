@@ -217,3 +217,25 @@ def test_key_format():
     assert key.startswith(f"mr_{key_id}_") and len(key_id) == 16
     assert auth.split_key(key) == (key_id, key.split("_", 2)[2])
     assert len(key_hash) == 64 and key.split("_", 2)[2] not in key_hash
+
+
+def test_a_known_key_outlives_an_unreadable_database_for_key_stale_s_only(app, keys):
+    """By design for outages (auth.key_stale_s): the key keeps working from memory while the
+    database cannot be read, up to the bound; past it the key must be read again and fails."""
+    from app.db.database import Database
+
+    db = Database.from_config(app.extensions["router"].config)
+    db.start()
+    clock = [1000.0]
+    ring = auth.KeyRing(db, ttl_s=1.0, clock=lambda: clock[0], stale_s=10.0)
+    assert ring.verify(keys["router"]).role == "router"
+    db.close()  # from here on every read fails
+    clock[0] += 10.0  # the entry expired at 1001: 9 s past its TTL
+    assert ring.verify(keys["router"]).role == "router"  # from memory; the refresh fails
+    clock[0] += 2.0  # 11 s past the TTL
+    with pytest.raises(Exception):  # noqa: B017 - whatever the closed database raises
+        ring.verify(keys["router"])
+
+
+def test_the_stale_bound_is_the_setting(app):
+    assert auth.keyring(app).stale_s == app.extensions["router"].config["auth.key_stale_s"]

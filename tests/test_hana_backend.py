@@ -242,3 +242,11 @@ def test_yoyo_finds_the_hana_backend_through_its_entry_point():
     from app.db.yoyo_hana import HanaYoyoBackend
 
     assert get_backend_class("hana") is HanaYoyoBackend
+
+
+def test_the_description_viewers_see_names_no_user():
+    """GET /api/v1/system/db shows `describe()` to viewers: where the database is, not who logs
+    in to it (issue 14)."""
+    shown = backend(30015).describe()
+    assert shown == "hana://127.0.0.1:30015/-"
+    assert "APP" not in shown and "pw-123456" not in shown and "APP" not in repr(backend(1))

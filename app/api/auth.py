@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mr"
 KEY_CACHE_TTL_S = 5.0
-MAX_STALE_S = 3600.0  # how long a known key outlives a database that cannot be read
+MAX_STALE_S = 3600.0  # default of auth.key_stale_s: a known key outlives an unreadable database
 ROLES = ("admin", "router", "viewer")
 ACCESS: dict[str, frozenset[str] | None] = {
     "open": None,
@@ -112,10 +112,16 @@ class KeyRing:
     """Creates, verifies (with a short cache), lists and revokes API keys of one database."""
 
     def __init__(
-        self, db, ttl_s: float = KEY_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
+        self,
+        db,
+        ttl_s: float = KEY_CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        stale_s: float = MAX_STALE_S,
     ) -> None:
         self.db = db
         self.ttl_s = ttl_s
+        self.stale_s = stale_s
         self.clock = clock
         self._cache: dict[str, tuple[str, str, float]] = {}  # key id -> (hash, role, expires)
         self._refreshing: set[str] = set()
@@ -137,9 +143,11 @@ class KeyRing:
         """The principal of a valid, unrevoked key, else None.
 
         Known keys are served from memory: within the TTL as they are; past it (up to
-        MAX_STALE_S) still at once while a background read refreshes them, so neither a slow
-        nor an unavailable database ever holds up a request that presents a known key. A key
-        never seen before is read from the database.
+        `stale_s`, the setting auth.key_stale_s) still at once while a background read
+        refreshes them, so neither a slow nor an unavailable database ever holds up a request
+        that presents a known key. By design for outages, a key revoked elsewhere (the CLI,
+        another host) while this process cannot read the database keeps working here for up
+        to `stale_s`. A key never seen before is read from the database.
         """
         parts = split_key(presented)
         if parts is None:
@@ -150,7 +158,7 @@ class KeyRing:
             entry = self._cache.get(key_id)
             if entry is None and key_id in self._unknown:
                 return None
-        if entry is None or now - entry[2] > MAX_STALE_S:
+        if entry is None or now - entry[2] > self.stale_s:
             entry = self._load(key_id)
             if entry is None:
                 return None
@@ -198,22 +206,21 @@ class KeyRing:
         """Revoke a key at once; returns its record. Revoking twice is harmless.
 
         Raises NotFound for an unknown id, and Conflict when `keep_an_admin` and this is the
-        last active admin key (nobody could administer the service afterwards).
+        last active admin key (nobody could administer the service afterwards); that check and
+        the revocation are one transaction (store.revoke_api_key).
         """
-        row = store.get_api_key(self.db, key_id)
-        if row is None:
-            raise NotFound(f"no API key {key_id!r}")
-        if row.get("revoked_at"):
-            return public(row)
-        if keep_an_admin and row["role"] == "admin" and self.active_admins() <= 1:
-            raise Conflict("this is the last active admin key; create another admin key first")
         with self._lock:
             self._cache.pop(key_id, None)
-        record = store.revoke_api_key(self.db, key_id)
+        record, revoked = store.revoke_api_key(self.db, key_id, keep_an_admin=keep_an_admin)
         with self._lock:  # a verify racing with the revocation may have cached it again
             self._cache.pop(key_id, None)
-        log.info("API key %s revoked", key_id)
-        return public(record or row)
+        if record is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if not revoked and not record.get("revoked_at"):
+            raise Conflict("this is the last active admin key; create another admin key first")
+        if revoked:
+            log.info("API key %s revoked", key_id)
+        return public(record)
 
     def list(self, after: str | None, limit: int) -> list[dict]:
         return [public(row) for row in store.list_api_keys(self.db, after=after, limit=limit)]
@@ -286,5 +293,6 @@ def enforce() -> None:
 
 
 def install(app: Flask) -> None:
-    app.extensions["api_keys"] = KeyRing(app.extensions["router"].db)
+    services = app.extensions["router"]
+    app.extensions["api_keys"] = KeyRing(services.db, stale_s=services.config["auth.key_stale_s"])
     app.before_request(enforce)

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from app.api.schemas import AgentIn, CatalogFile, ModelIn
-from app.api.validation import field_errors, parse_json
+from app.api.validation import JsonRefused, field_errors, parse_json
 from app.db import store
 
 _PAGE = 500
@@ -28,8 +28,8 @@ def read_catalog(path: str | Path) -> CatalogFile:
         data = parse_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogFileError(f"{path}: cannot read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise CatalogFileError(f"{path}: not valid JSON ({exc})") from None
+    except JsonRefused as exc:
+        raise CatalogFileError(f"{path}: {exc}") from None
     try:
         return CatalogFile.model_validate(data)
     except ValidationError as exc:

@@ -133,15 +133,15 @@ class HotPath:
 
     # -- the views' work --------------------------------------------------------------------------
 
-    def _decide(self, body, _decision_id: str | None) -> dict:
+    def _decide(self, body, _decision_id: str | None, principal) -> dict:
         """What app.api.route.route does."""
         decision = self._services.engine.route(
-            body.agent_id, body.task_type, body.prompt_tokens, body.strategy
+            body.agent_id, body.task_type, body.prompt_tokens, body.strategy, principal.key_id
         )
         self._metrics.count_decision(decision)
         return decision
 
-    def _record_outcome(self, body, decision_id: str | None) -> dict:
+    def _record_outcome(self, body, decision_id: str | None, _principal) -> dict:
         """What app.api.outcomes.record_outcome does once require_decision_id has passed."""
         return self._services.engine.record_outcome(decision_id, body.model_dump())
 
@@ -201,7 +201,7 @@ class HotPath:
         principal, body, raw = admitted
         in_view = True
         try:
-            result = endpoint.call(body, decision_id)
+            result = endpoint.call(body, decision_id, principal)
             in_view = False
             payload = f"{self._dumps(result, **self._dump_args)}\n".encode()
         except Exception as exc:

@@ -17,6 +17,14 @@ KEY_ID_PATTERN = r"^[0-9a-f]{16}$"
 _KEY_ID = re.compile(KEY_ID_PATTERN)
 
 
+@bp.after_request
+def _never_cached(response):
+    """A created key is in its answer, once: no browser or proxy may keep a copy (and the
+    other answers here list who holds which role)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/api/v1/keys")
 @operation(
     "admin",

@@ -30,13 +30,15 @@ _STATUS_TEXT = {
     201: "Created",
     204: "No content",
     302: "Redirect",
-    400: "Malformed request",
+    400: "Malformed request (e.g. a body that is not UTF-8 JSON)",
     401: "No key, or a key that is not valid",
     403: "The key's role may not do this",
     404: "Not found",
+    408: "The body did not arrive within server.body_timeout_s; the connection is closed",
     409: "Conflict with the current state",
-    413: "Body too large",
-    415: "Body is not application/json",
+    413: "Body larger than api.max_body_bytes (with Content-Length or chunked)",
+    415: "Body is not application/json (exactly: no other +json type)",
+    429: "The key or the agent has its quota of requests in flight; retry after Retry-After",
     422: "Validation failed (see errors[])",
     503: "Unavailable; retry after Retry-After seconds",
 }
@@ -115,7 +117,7 @@ def _responses(rule: Rule, spec: Operation, schemas: _Schemas) -> dict:
     if auth.ACCESS[spec.access] is not None:
         codes |= {401, 403}
     if spec.body is not None:
-        codes |= {400, 413, 415}
+        codes |= {400, 408, 413, 415}
     if rule.arguments:
         codes.add(404)
     problem = schemas.ref(Problem, "serialization")
@@ -306,7 +308,9 @@ def document(app: Flask) -> dict:
                     "version": _version(),
                     "description": "Decides which LLM model serves each request of each "
                     "agent. Authenticate with `Authorization: Bearer <api "
-                    "key>`; roles: admin, router, viewer.",
+                    "key>`; roles: admin, router, viewer. Limits on bodies, "
+                    "connections and requests in flight, with their settings and "
+                    "answers: README, *Abuse and limits*.",
                 },
                 "servers": [{"url": "/"}],
                 "security": [{"bearer": []}],

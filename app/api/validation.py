@@ -1,7 +1,10 @@
 """Request parsing: JSON bodies and query strings into pydantic models, errors into problems.
 
-A body must be `application/json` (415 otherwise), well-formed JSON without NaN or Infinity (400),
-and valid against its model (422 with one `errors[]` entry per field, e.g.
+A body must be `application/json` exactly (415 otherwise, `application/merge-patch+json` too),
+UTF-8 without a byte-order mark (400: a UTF-16 body is refused, not guessed), well-formed JSON
+without NaN, Infinity or duplicate keys (400, with the parser's position but none of Python's own
+messages about integer digits or recursion), and valid against its model (422 with one `errors[]`
+entry per field, e.g.
 `{"field": "capabilities.coding", "reason": "Input should be less than or equal to 1"}`).
 The size limit is Flask's MAX_CONTENT_LENGTH (413, rendered by the one error handler).
 """
@@ -23,37 +26,59 @@ class UnsupportedMediaType(Problem):
     status, title = 415, "Unsupported media type"
 
 
+class JsonRefused(ValueError):
+    """A body this service refuses as JSON; the message is fit for the caller."""
+
+
 def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
+    raise JsonRefused(f"not valid JSON: {name} is not allowed")
 
 
 def parse_json(raw: bytes | str):
-    """Strict JSON: NaN, Infinity and duplicate keys are errors, not silently accepted."""
+    """Strict JSON: UTF-8 only; NaN, Infinity and duplicate keys are errors, not silently
+    accepted. Raises JsonRefused with a plain message."""
+    if isinstance(raw, bytes):
+        try:
+            # json.loads would guess UTF-16 or UTF-32 from the first bytes; the API is UTF-8
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise JsonRefused("not UTF-8") from None
+    try:
+        return _loads(raw)
+    except JsonRefused:
+        raise
+    except json.JSONDecodeError as exc:
+        raise JsonRefused(f"not valid JSON: {exc.msg} (character {exc.pos})") from None
+    except RecursionError:
+        raise JsonRefused("not valid JSON: nested too deeply") from None
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        raise JsonRefused("not valid JSON: a number has too many digits") from None
+
+
+def _loads(text: str):
 
     def no_duplicates(pairs):
         seen = {}
         for key, value in pairs:
             if key in seen:
-                raise ValueError(f"duplicate key {key!r}")
+                raise JsonRefused(f"not valid JSON: duplicate key {key[:100]!r}")
             seen[key] = value
         return seen
 
-    return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=no_duplicates)
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=no_duplicates)
 
 
 def read_json_body():
     """The request body as a JSON value; raises 415 / 400 problems."""
-    if not request.is_json:
+    if request.mimetype != "application/json":  # is_json would take any +json type too
         raise UnsupportedMediaType("the request body must be application/json")
     raw = request.get_data(cache=True)  # bounded by MAX_CONTENT_LENGTH (413 beyond it)
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:
         return parse_json(raw)
-    except UnicodeDecodeError:
-        raise BadRequest("the request body is not UTF-8") from None
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {_short(exc)}") from None
+    except JsonRefused as exc:
+        raise BadRequest(f"the request body is {exc}") from None
 
 
 def validate(model: type[M], data, strict: bool | None = None) -> M:
@@ -93,8 +118,3 @@ def field_errors(exc: ValidationError) -> list[dict]:
             reason = reason.removeprefix("Value error, ")
         out.append({"field": ".".join(loc) or "body", "reason": reason})
     return out
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:200] + "..."

@@ -105,7 +105,9 @@ class HanaBackend:
         return f"HanaBackend({self.describe()})"
 
     def describe(self) -> str:
-        return f"hana://{self.user}@{self.host}:{self.port}/{self.database or '-'}"
+        """Where the database is, as /api/v1/system/db shows it to viewers: no user name (it
+        is half of a login), no password."""
+        return f"hana://{self.host}:{self.port}/{self.database or '-'}"
 
     def yoyo_uri(self) -> str:
         # The password goes to yoyo through connect_properties(), never through this URI.

@@ -15,11 +15,13 @@ seconds, so in-flight counts neither drift nor wait for the expiry.
 
 Modules: `catalog` (immutable snapshot), `ranking` (capability rankings, cached), `cooldown`
 (per-model posterior and breaker), `learning` (learned state behind one lock), `live` (the live
-filter), `strategies` (the picks), `decision` (result and errors), `router` (the decision path).
+filter), `strategies` (the picks), `decision` (result and errors), `quota` (in-flight quotas per
+API key and per agent), `router` (the decision path).
 """
 
 from app.routing.catalog import EMPTY_CATALOG, AgentView, Assignment, Catalog, ModelView
 from app.routing.decision import Decision, NoModelAvailable, UnknownAgent, UnknownStrategy
+from app.routing.quota import QuotaExceeded, Quotas
 from app.routing.ranking import Candidate, Ranking
 from app.routing.router import Router
 from app.routing.strategies import STRATEGIES, Tuning
@@ -34,6 +36,8 @@ __all__ = [
     "Decision",
     "ModelView",
     "NoModelAvailable",
+    "QuotaExceeded",
+    "Quotas",
     "Ranking",
     "Router",
     "Tuning",

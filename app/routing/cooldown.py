@@ -119,12 +119,6 @@ class ModelState:
                     f"error rate {rate:.0%} over the last {len(self.recent)} outcomes",
                 )
 
-    def probe_lost(self, decision_id: str, now: float, rules: BreakerRules) -> None:
-        """The probe expired without an outcome: a failure."""
-        if self.state != CLOSED and self.probe_id == decision_id:
-            self.probe_id = None
-            self._cool(now, rules, "probe expired")
-
     def phase(self, now: float) -> str:
         """closed, cooling, or half_open (cooling time over)."""
         if self.state == CLOSED:

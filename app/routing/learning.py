@@ -65,17 +65,13 @@ class Learner:
         decision_id: str | None,
         success: bool,
         now: float,
-        expired: bool = False,
     ) -> None:
         """Fold one outcome into the posterior and the breaker."""
         with self._lock:
             state = self._state(model_id)
             before = state.state
             state.learn(success, now, self._decay_rate)
-            if expired and decision_id is not None and decision_id == state.probe_id:
-                state.probe_lost(decision_id, now, self._rules)
-            else:
-                state.record(success, decision_id, now, self._rules)
+            state.record(success, decision_id, now, self._rules)
             after = state.state
             if after == CLOSED:
                 self.blocked.pop(model_id, None)

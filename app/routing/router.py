@@ -1,9 +1,10 @@
 """The route decision: cached ranking -> live filter -> strategy -> decision with fallbacks.
 
 Hot path budget: a few tens of microseconds. No database, no logging, no numpy, and no lock but
-the ranking cache's and the load tracker's check-and-add; learned state is read lock-free
-(app.routing.learning). Everything slow (ranking on a cache miss, learning from outcomes, expiry
-of lost requests, health seeding) happens off the common path or in the outcome handler.
+the ranking cache's, the quotas' and the load tracker's check-and-add; learned state is read
+lock-free (app.routing.learning). Everything slow (ranking on a cache miss, learning from
+outcomes, expiry of lost requests, health seeding) happens off the common path or in the outcome
+handler.
 
 The router, its LoadTracker and its RankingCache must share one clock.
 """
@@ -23,6 +24,7 @@ from app.routing.cooldown import BreakerRules
 from app.routing.decision import Decision, NoModelAvailable, UnknownAgent, UnknownStrategy
 from app.routing.learning import Learner
 from app.routing.live import add_assigned, live_filter, why_none
+from app.routing.quota import Quotas
 from app.routing.ranking import Candidate, Ranker, Ranking
 from app.routing.strategies import STRATEGIES, Signals, Tuning
 
@@ -48,6 +50,7 @@ class Router:
         tuning: Tuning | None = None,
         prior_weight: float = 20.0,
         expire_every_s: float = 1.0,
+        quotas: Quotas | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -73,6 +76,8 @@ class Router:
         self._signals = Signals(load, self._learner.states, self._tuning, self._rng)
         self._expire_every = expire_every_s
         self._next_expire = clock() + expire_every_s
+        self.quotas = quotas or Quotas(1.0, 1.0)
+        self._capacity: tuple[Catalog | None, int] = (None, 0)  # (catalog, its total capacity)
 
     # -- route ----------------------------------------------------------------------------------
 
@@ -82,10 +87,13 @@ class Router:
         task_type: str | None = None,
         prompt_tokens: int = 0,
         strategy: str | None = None,
+        key_id: str | None = None,
     ) -> Decision:
-        """Choose a model for one request of `agent_id` and count it in flight.
+        """Choose a model for one request of `agent_id` and count it in flight, under the API
+        key `key_id` too (app.routing.quota).
 
-        Raises UnknownAgent, UnknownStrategy, or NoModelAvailable (with the reason).
+        Raises UnknownAgent, UnknownStrategy, QuotaExceeded, or NoModelAvailable (with the
+        reason).
         """
         now = self._clock()
         if now >= self._next_expire:
@@ -108,8 +116,10 @@ class Router:
                 live, probes, ranking, prompt_tokens, now, assignment, self._learner, self.load
             )
         decision_id, decided_at = new_decision_id_with_time()
+        self.quotas.hold(decision_id, key_id, agent_id, self._total_capacity(catalog))
         chosen, reason = self._pick(pick, live, probes, decision_id, now, assignment)
         if chosen is None:
+            self.quotas.release(decision_id)
             raise NoModelAvailable(why_none(ranking, prompt_tokens, agent_id, now, self._learner))
         is_probe = chosen.model_id in probes
         if is_probe:
@@ -133,6 +143,14 @@ class Router:
             decided_at=decided_at,
             probe=is_probe,
         )
+
+    def _total_capacity(self, catalog: Catalog) -> int:
+        """In-flight slots of the catalog's active models, computed once per catalog snapshot."""
+        known, total = self._capacity
+        if known is not catalog:
+            total = sum(m.capacity for m in catalog.models.values() if m.active)
+            self._capacity = (catalog, total)
+        return total
 
     def _ranking(
         self, agent_id: str, task_type: str | None, prompt_tokens: int
@@ -212,6 +230,7 @@ class Router:
         if decision_id is not None:
             if not self.load.finish(decision_id, success, latency_ms):
                 return False
+            self.quotas.release(decision_id)
         else:
             self.load.observe(model_id, success, latency_ms)
         self._learner.learn(model_id, decision_id, bool(success), self._clock())
@@ -221,15 +240,21 @@ class Router:
         """Forget a decision that was never acknowledged (the writer refused it): release its
         load and its half-open probe, and learn nothing about the model."""
         self._learner.release_probe(model_id, decision_id)
+        self.quotas.release(decision_id)
         return self.load.cancel(decision_id)
 
     def expire(self, now: float | None = None) -> int:
-        """Expire lost in-flight requests (each a failure); route calls it about once a second."""
+        """Expire in-flight requests whose outcome never came; route calls it about once a
+        second. A client that never reports has abandoned its request, which says nothing about
+        the model: an expiry frees the slot (and a half-open probe, so another may go) and
+        teaches neither the posterior nor the breaker (issue 14: a flood of unreported routes
+        cooled every model down)."""
         now = self._clock() if now is None else now
         self._next_expire = now + self._expire_every
         expired = self.load.expire()
         for e in expired:
-            self._learner.learn(e.model_id, e.decision_id, False, now, expired=True)
+            self._learner.release_probe(e.model_id, e.decision_id)
+            self.quotas.release(e.decision_id)
         return len(expired)
 
     def reconcile(

@@ -1,7 +1,10 @@
 """Dashboard access: session login by API key, roles, CSRF tokens and security headers.
 
 A person pastes an API key once at /login; the key is verified (hashed comparison in app.api.auth)
-and never stored: the signed session cookie holds the key id, its role and a CSRF token. Pages need
+and never stored: the signed session cookie holds a session id, the key id, its role and a CSRF
+token. The session is also a row of DASHBOARD_SESSIONS (keyed by the SHA-256 of its id), read on
+each request: logging out ends it on the server, so a copied cookie stops working at once
+(before, a signed cookie stayed valid until its 12 h expiry whatever the logout). Pages need
 the viewer or admin role; a router-only key is refused. Every POST form carries the session's CSRF
 token, compared in constant time. Every dashboard response carries a strict Content-Security-Policy
 (no inline script or style, nothing from other origins), so the pages work offline and an injected
@@ -10,6 +13,7 @@ tag cannot run.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -79,10 +83,22 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
 # -- login state -------------------------------------------------------------------------------
 
 
+SESSION_FIELD = "sid"
+
+
+def _stored_id(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
 def start_session(key_id: str, role: str) -> None:
     """Begin a fresh session for a verified key (drops whatever the old cookie held)."""
+    session_id = secrets.token_urlsafe(32)
+    store.open_dashboard_session(
+        _db(), _stored_id(session_id), key_id, current_app.permanent_session_lifetime
+    )
     session.clear()
     session.permanent = True
+    session[SESSION_FIELD] = session_id
     session["key_id"] = key_id
     session["role"] = role
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
@@ -90,26 +106,36 @@ def start_session(key_id: str, role: str) -> None:
 
 
 def end_session() -> None:
+    """End the session on the server (its cookie is worthless from now on) and clear it."""
+    session_id = session.get(SESSION_FIELD)
+    if session_id:
+        store.end_dashboard_session(_db(), _stored_id(session_id))
     session.clear()
     g.pop("dashboard_role", None)
 
 
-def current_role() -> str | None:
-    """The session's role if it may use the dashboard and its key is still valid, else None.
+def _db():
+    return current_app.extensions["router"].db
 
-    The key is looked up by id on each request (the key itself is never in the cookie), so a
-    revoked or re-roled key ends the session at once. If the database cannot answer, the signed
-    session stands for this request: the pages then fail on their own reads with a 503 page,
-    and an outage does not log operators out of the dashboard they are watching it on.
+
+def current_role() -> str | None:
+    """The session's role if it may use the dashboard and it is still open, else None.
+
+    The session and its key are read by id on each request (the key itself is never in the
+    cookie), so a logout, a revoked or a re-roled key ends the session at once. If the database
+    cannot answer, the signed session stands for this request: the pages then fail on their own
+    reads with a 503 page, and an outage does not log operators out of the dashboard they are
+    watching it on.
     """
     if "dashboard_role" in g:
         return g.dashboard_role
     role = session.get("role")
     if role not in DASHBOARD_ROLES:
         role = None
-    elif not _key_still_valid(session.get("key_id"), role):
+    elif not _still_open(session.get(SESSION_FIELD), session.get("key_id"), role):
         log.warning(
-            "dashboard session of key %s ended: key revoked or changed", session.get("key_id")
+            "dashboard session of key %s ended: logged out, expired, or key revoked or changed",
+            session.get("key_id"),
         )
         session.clear()
         role = None
@@ -117,19 +143,24 @@ def current_role() -> str | None:
     return role
 
 
-def _key_still_valid(key_id: str | None, role: str) -> bool:
-    if not key_id:
+def _still_open(session_id: str | None, key_id: str | None, role: str) -> bool:
+    if not session_id or not key_id:
         return False
     try:
-        row = store.get_api_key(current_app.extensions["router"].db, key_id)
+        row = store.get_dashboard_session(_db(), _stored_id(session_id))
     except dberrors.DatabaseError as exc:
         log.warning(
-            "dashboard: cannot check key %s (%s); session kept for this request",
+            "dashboard: cannot check the session of key %s (%s); kept for this request",
             key_id,
             type(exc).__name__,
         )
         return True
-    return row is not None and not row.get("revoked_at") and row.get("role") == role
+    return (
+        row is not None
+        and row["key_id"] == key_id
+        and not row.get("revoked_at")
+        and row.get("role") == role
+    )
 
 
 def can_acknowledge() -> bool:

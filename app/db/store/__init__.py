@@ -73,6 +73,11 @@ from app.db.store.keys import (
     list_api_keys,
     revoke_api_key,
 )
+from app.db.store.sessions import (
+    end_dashboard_session,
+    get_dashboard_session,
+    open_dashboard_session,
+)
 
 __all__ = [
     "PROCEDURE_ERRORS",
@@ -85,6 +90,7 @@ __all__ = [
     "create_assignment_run",
     "create_model",
     "decision_row",
+    "end_dashboard_session",
     "evaluate_alerts",
     "get_active_assignments",
     "get_agent",
@@ -92,6 +98,7 @@ __all__ = [
     "get_alert_rules",
     "get_api_key",
     "get_assignment_run",
+    "get_dashboard_session",
     "get_decision",
     "get_latest_assignment_run",
     "get_model",
@@ -109,6 +116,7 @@ __all__ = [
     "list_minute_metrics",
     "list_model_performance",
     "list_models",
+    "open_dashboard_session",
     "outcome_row",
     "pin_assignment",
     "purge_history",

@@ -38,13 +38,23 @@ def count_active_api_keys(db, role: str | None = None) -> int:
         return int(db.query(conn, "count-active-api-keys", {"role": role})[0]["active_keys"])
 
 
-def revoke_api_key(db, key_id: str) -> dict | None:
-    """Revoke a key (a revoked key stays revoked, first time kept); None when unknown."""
+def revoke_api_key(db, key_id: str, keep_an_admin: bool = False) -> tuple[dict | None, bool]:
+    """Revoke a key (a revoked key stays revoked, first time kept).
+
+    Returns (its record, None when unknown; whether this call revoked it). With
+    `keep_an_admin` the last active admin key is not revoked: checked and revoked in one
+    transaction that first locks the active admin keys, so two admins revoking each other at
+    the same moment cannot both succeed.
+    """
 
     def work(c):
-        db.execute(c, "revoke-api-key", {"key_id": key_id})
+        if keep_an_admin:
+            db.query(c, "lock-active-admin-keys")
+            changed = db.execute(c, "revoke-api-key-keeping-an-admin", {"key_id": key_id})
+        else:
+            changed = db.execute(c, "revoke-api-key", {"key_id": key_id})
         rows = db.query(c, "get-api-key", {"key_id": key_id})
-        return _key(rows[0]) if rows else None
+        return (_key(rows[0]) if rows else None), changed > 0
 
     return write(db, work)
 

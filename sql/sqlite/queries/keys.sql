@@ -26,3 +26,21 @@ SELECT COUNT(*) AS ACTIVE_KEYS
 UPDATE API_KEYS
    SET REVOKED_AT = strftime('%Y-%m-%d %H:%M:%f000', 'now')
  WHERE KEY_ID = :key_id AND REVOKED_AT IS NULL;
+
+-- name: lock-active-admin-keys
+-- The first statement of revoke-api-key-keeping-an-admin's transaction. SQLite transactions of
+-- this service begin IMMEDIATE (the write lock): nothing else to lock; the twin of HANA's.
+SELECT KEY_ID
+  FROM API_KEYS
+ WHERE ROLE = 'admin' AND REVOKED_AT IS NULL;
+
+-- name: revoke-api-key-keeping-an-admin
+-- Revokes the key unless it is the last active admin key (0 rows then), in one statement.
+UPDATE API_KEYS
+   SET REVOKED_AT = strftime('%Y-%m-%d %H:%M:%f000', 'now')
+ WHERE KEY_ID = :key_id AND REVOKED_AT IS NULL
+   AND (ROLE <> 'admin'
+        OR EXISTS (SELECT 1
+                     FROM API_KEYS OTHER
+                    WHERE OTHER.ROLE = 'admin' AND OTHER.REVOKED_AT IS NULL
+                      AND OTHER.KEY_ID <> :key_id));
