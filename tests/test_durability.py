@@ -73,8 +73,12 @@ def servers():
     """Makes ServerProcess objects; kills whatever is still running at teardown."""
     made: list[ServerProcess] = []
 
-    def make(*args, **kwargs) -> ServerProcess:
-        made.append(ServerProcess(*args, **kwargs))
+    def make(seeded, env=None, **kwargs) -> ServerProcess:
+        # The traffic reports 10 % random failures; three in a row on a model rest it for 30 s,
+        # and over a long run every model can be resting at once (all routes 503, no outcome
+        # for 20 s). These tests are about durability, not the breaker: it opens on a run of 50.
+        env = {"MODEL_ROUTER_COOLDOWN_FAILURES": "50", **(env or {})}
+        made.append(ServerProcess(seeded, env, **kwargs))
         return made[-1]
 
     yield make
