@@ -27,7 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings["api.max_body_bytes"]
     app.json.sort_keys = False
     services = Services.build(settings)
-    app.extensions["router"] = services
+    app.extensions["services"] = services
     register_error_handlers(app)
     redirects.install(app, settings["server.public_url"])
     install_request_ids(app)

@@ -52,13 +52,13 @@ def _database(config):
 
 def _bootstrap(args, config) -> int:
     """Load the bootstrap catalog into an empty database; make the first admin key."""
-    from app.api.auth import KeyRing
-    from app.api.catalog_file import (
+    from app.catalog_file import (
         CatalogFileError,
         catalog_is_empty,
         import_catalog,
         read_catalog,
     )
+    from app.keys import KeyRing
 
     path = config["catalog.bootstrap_file"]
     with _database(config) as db:
@@ -85,9 +85,9 @@ def _bootstrap(args, config) -> int:
 
 
 def _keys_create(args, config) -> int:
-    from app.api.auth import KeyRing
     from app.api.schemas import KeyIn
     from app.api.validation import field_errors
+    from app.keys import KeyRing
 
     try:
         KeyIn.model_validate({"role": args.role, "label": args.label})
@@ -103,7 +103,7 @@ def _keys_create(args, config) -> int:
 
 
 def _keys_list(args, config) -> int:
-    from app.api.auth import KeyRing
+    from app.keys import KeyRing
 
     with _database(config) as db:
         ring, after, rows = KeyRing(db), None, []
@@ -120,7 +120,7 @@ def _keys_list(args, config) -> int:
 
 
 def _keys_revoke(args, config) -> int:
-    from app.api.auth import KeyRing
+    from app.keys import KeyRing
     from app.problems import NotFound
 
     with _database(config) as db:
@@ -137,7 +137,7 @@ def _keys_revoke(args, config) -> int:
 
 
 def _catalog_import(args, config) -> int:
-    from app.api.catalog_file import CatalogFileError, import_catalog, read_catalog
+    from app.catalog_file import CatalogFileError, import_catalog, read_catalog
 
     try:
         catalog = read_catalog(args.file)
@@ -151,7 +151,7 @@ def _catalog_import(args, config) -> int:
 
 
 def _catalog_export(args, config) -> int:
-    from app.api.catalog_file import dumps, export_catalog
+    from app.catalog_file import dumps, export_catalog
 
     with _database(config) as db:
         text = dumps(export_catalog(db))

@@ -19,7 +19,6 @@ from cachetools import TTLCache
 
 from app import problems
 from app.db import errors, store
-from app.db.store._common import api_time, now
 from app.db.store.decisions import decision_row
 from app.db.writer import Overloaded, UnknownDecision, WriteTimeout
 from app.matching import compare
@@ -153,7 +152,7 @@ class Engine:
             "tokens_in": outcome.get("tokens_in"),
             "tokens_out": outcome.get("tokens_out"),
             "error_code": outcome.get("error_code"),
-            "recorded_at": now(),
+            "recorded_at": store.now(),
         }
 
     def record_outcome(self, decision_id: str, outcome: dict) -> dict:
@@ -243,7 +242,7 @@ class Engine:
                 "recorded_at",
             )
         }
-        outcome["recorded_at"] = api_time(row["recorded_at"])
+        outcome["recorded_at"] = store.api_time(row["recorded_at"])
         return {**decision, "outcome": outcome}
 
     # -- catalog and assignments ----------------------------------------------------------------

@@ -124,7 +124,7 @@ def load_app(overrides: dict | None = None):
     from app.front import RequestFront
 
     app = create_app(overrides)
-    services = app.extensions["router"]
+    services = app.extensions["services"]
     config = services.config
     # Runs when the worker's target returns (after granian stopped serving) and on a normal
     # interpreter exit of the worker; priority before multiprocessing's own finalizers.

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from app.alerts import AlertNotifier
 from app.background import Background, Task
-from app.cache import RankingCache
 from app.catalog_state import CatalogState
 from app.db import deploy, errors, store
 from app.db.database import Database
@@ -18,8 +17,9 @@ from app.db.deadline import DeadlineExceeded, Deadlines
 from app.db.spool import Spool
 from app.db.writer import Writer
 from app.engine import Engine
-from app.load import LoadTracker
 from app.routing import Quotas, Router
+from app.routing.cache import RankingCache
+from app.routing.load import LoadTracker
 
 log = logging.getLogger(__name__)
 

@@ -220,7 +220,7 @@ def end_to_end_auto_assign(n_agents: int, n_models: int, seed: int, repeats: int
             "catalog.bootstrap_file": "",
         }
     )
-    services = app.extensions["router"]
+    services = app.extensions["services"]
     try:
         with services.db.transaction() as conn:
             for model in models:

@@ -21,9 +21,9 @@ import threading
 import time
 from array import array
 
-from app.cache import RankingCache
-from app.load import LoadTracker
 from app.routing import STRATEGIES, AgentView, Catalog, ModelView, Router
+from app.routing.cache import RankingCache
+from app.routing.load import LoadTracker
 
 TARGET_MEDIAN_US = {8: 20.0, 100: 50.0}
 CAPABILITIES = ("coding", "reasoning", "summarization", "chat")

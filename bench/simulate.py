@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.cache import RankingCache, size_bucket
-from app.load import LoadTracker
 from app.routing import AgentView, Catalog, ModelView, NoModelAvailable, Router
+from app.routing.cache import RankingCache, size_bucket
+from app.routing.load import LoadTracker
 from app.routing.ranking import Ranker
 
 RETRY_S = 0.1

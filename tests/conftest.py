@@ -91,7 +91,7 @@ def app(migrated, overrides):
     application = create_app(overrides)
     application.config["TESTING"] = True
     yield application
-    application.extensions["router"].stop()
+    application.extensions["services"].stop()
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def shared_api(tmp_path_factory, migrated_template):
     application.config["TESTING"] = True
     ring = auth.keyring(application)
     yield Api(application.test_client(), {role: ring.create(role, role)[1] for role in ROLES})
-    application.extensions["router"].stop()
+    application.extensions["services"].stop()
 
 
 # -- the writer's tests -------------------------------------------------------------------------

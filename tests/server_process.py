@@ -96,12 +96,12 @@ class Seeded:
 
 def seed(folder: Path) -> Seeded:
     """Migrate a fresh SQLite database in `folder`, load CATALOG, make a router and an admin key."""
-    from app.api.auth import KeyRing
-    from app.api.catalog_file import import_catalog
     from app.api.schemas import CatalogFile
+    from app.catalog_file import import_catalog
     from app.config import load_config
     from app.db import deploy
     from app.db.database import Database
+    from app.keys import KeyRing
 
     folder.mkdir(parents=True, exist_ok=True)
     db_path, spool_path = folder / "router.db", folder / "spool.db"

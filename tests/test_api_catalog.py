@@ -15,7 +15,7 @@ KINDS = {
 def engine_calls(app, monkeypatch) -> list[str]:
     """Records engine.catalog_changed() calls (the engine's own effect is tested elsewhere)."""
     calls: list[str] = []
-    engine = app.extensions["router"].engine
+    engine = app.extensions["services"].engine
     original = engine.catalog_changed
 
     def spy(*args, **kwargs):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import copy_template
 
-from app.api import auth
-from app.api.catalog_file import CatalogFileError, read_catalog
+from app import keys as keyring_module
+from app.catalog_file import CatalogFileError, read_catalog
 from app.cli import main
 from app.db.database import Database
 
@@ -47,11 +47,11 @@ def test_bootstrap_loads_the_example_into_an_empty_database(cli, database, monke
     assert code == 0
     assert "loaded 7 models and 6 agents" in out
     key = out.strip().splitlines()[-1]
-    assert auth.KeyRing(database).verify(key).role == "admin"
+    assert keyring_module.KeyRing(database).verify(key).role == "admin"
 
     code, out, _ = cli("bootstrap")  # again: nothing loaded, no second key
     assert code == 0 and "not empty" in out and "mr_" not in out
-    assert auth.KeyRing(database).active_admins() == 1
+    assert keyring_module.KeyRing(database).active_admins() == 1
 
 
 def test_bootstrap_with_no_file_only_makes_the_key(cli, monkeypatch):
@@ -74,7 +74,7 @@ def test_keys_create_list_revoke(cli, database, caplog):
     assert code == 0
     key = out.strip().splitlines()[-1]
     key_id = key.split("_")[1]
-    assert auth.KeyRing(database).verify(key).role == "router"
+    assert keyring_module.KeyRing(database).verify(key).role == "router"
     assert key not in caplog.text and key_id in caplog.text
 
     code, out, _ = cli("keys", "list")
@@ -82,7 +82,7 @@ def test_keys_create_list_revoke(cli, database, caplog):
 
     code, out, _ = cli("keys", "revoke", key_id)
     assert code == 0 and "revoked" in out
-    assert auth.KeyRing(database).verify(key) is None
+    assert keyring_module.KeyRing(database).verify(key) is None
     assert cli("keys", "revoke", "0123456789abcdef")[0] == 1
 
 

@@ -63,7 +63,7 @@ def test_body_over_the_limit_is_413(overrides):
         )
         assert_problem(response, 413)
     finally:
-        app.extensions["router"].stop()
+        app.extensions["services"].stop()
 
 
 def test_default_limit_is_one_mebibyte(api):

@@ -58,7 +58,7 @@ def test_each_app_has_its_own_registry(api, overrides):
             for k in samples
         )
     finally:
-        other.extensions["router"].stop()
+        other.extensions["services"].stop()
 
 
 def test_scrape_reads_engine_and_database_figures(api):
@@ -74,7 +74,7 @@ def test_scrape_reads_engine_and_database_figures(api):
 
 
 def test_a_failing_source_is_flagged_not_fatal(api, app, monkeypatch):
-    engine = app.extensions["router"].engine
+    engine = app.extensions["services"].engine
 
     def broken():
         raise RuntimeError("pool closed")

@@ -29,7 +29,7 @@ def test_readyz_is_503_with_pending_migrations(overrides):
         assert response.status_code == 503
         assert response.get_json()["migrations"].startswith("pending")
     finally:
-        app.extensions["router"].stop()
+        app.extensions["services"].stop()
 
 
 def test_unknown_route_is_problem_json(client):
@@ -72,7 +72,7 @@ def test_service_starts_while_database_unreachable_and_recovers(tmp_path, overri
             time.sleep(0.05)
         assert client.get("/readyz").status_code == 200
     finally:
-        app.extensions["router"].stop()
+        app.extensions["services"].stop()
 
 
 def test_every_response_carries_a_request_id(client):

@@ -9,6 +9,7 @@ import time
 import pytest
 from support import ROLES, assert_problem
 
+from app import keys as keyring_module
 from app.api import auth
 from app.api.openapi import described_rules
 
@@ -159,8 +160,10 @@ def test_keys_are_stored_only_as_hashes(app, keys, config):
 
 def test_comparison_is_constant_time(app, keys, monkeypatch):
     calls = []
-    real = auth.hmac.compare_digest
-    monkeypatch.setattr(auth.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
+    real = keyring_module.hmac.compare_digest
+    monkeypatch.setattr(
+        keyring_module.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b)
+    )
     assert auth.keyring(app).verify(keys["viewer"]).role == "viewer"
     assert calls == [1]
 
@@ -175,8 +178,8 @@ def test_revocation_through_the_api_is_immediate(api, keys):
 
 def test_revocation_elsewhere_takes_effect_within_the_cache_ttl(app, keys):
     clock = [1000.0]
-    ring = auth.KeyRing(app.extensions["router"].db, ttl_s=5.0, clock=lambda: clock[0])
-    other_process = auth.KeyRing(app.extensions["router"].db)
+    ring = keyring_module.KeyRing(app.extensions["services"].db, ttl_s=5.0, clock=lambda: clock[0])
+    other_process = keyring_module.KeyRing(app.extensions["services"].db)
     assert ring.verify(keys["router"]).role == "router"
     other_process.revoke(keys["router"].split("_")[1])
     clock[0] += 4.9
@@ -199,7 +202,7 @@ def test_a_verified_key_is_cached(app, keys, monkeypatch):
     monkeypatch.setattr(
         store, "get_api_key", lambda db, key_id: reads.append(key_id) or real(db, key_id)
     )
-    ring = auth.KeyRing(app.extensions["router"].db)
+    ring = keyring_module.KeyRing(app.extensions["services"].db)
     for _ in range(5):
         assert ring.verify(keys["admin"]).role == "admin"
     assert len(reads) == 1
@@ -207,15 +210,15 @@ def test_a_verified_key_is_cached(app, keys, monkeypatch):
 
 def test_dashboard_login_helper(app, keys):
     with app.test_request_context():
-        services = app.extensions["router"]
+        services = app.extensions["services"]
         assert auth.verify_key(services, keys["viewer"]) == (keys["viewer"].split("_")[1], "viewer")
         assert auth.verify_key(services, "mr_0123456789abcdef_" + "x" * 43) is None
 
 
 def test_key_format():
-    key_id, key, key_hash = auth.new_key()
+    key_id, key, key_hash = keyring_module.new_key()
     assert key.startswith(f"mr_{key_id}_") and len(key_id) == 16
-    assert auth.split_key(key) == (key_id, key.split("_", 2)[2])
+    assert keyring_module.split_key(key) == (key_id, key.split("_", 2)[2])
     assert len(key_hash) == 64 and key.split("_", 2)[2] not in key_hash
 
 
@@ -224,10 +227,10 @@ def test_a_known_key_outlives_an_unreadable_database_for_key_stale_s_only(app, k
     database cannot be read, up to the bound; past it the key must be read again and fails."""
     from app.db.database import Database
 
-    db = Database.from_config(app.extensions["router"].config)
+    db = Database.from_config(app.extensions["services"].config)
     db.start()
     clock = [1000.0]
-    ring = auth.KeyRing(db, ttl_s=1.0, clock=lambda: clock[0], stale_s=10.0)
+    ring = keyring_module.KeyRing(db, ttl_s=1.0, clock=lambda: clock[0], stale_s=10.0)
     assert ring.verify(keys["router"]).role == "router"
     db.close()  # from here on every read fails
     clock[0] += 10.0  # the entry expired at 1001: 9 s past its TTL
@@ -238,4 +241,4 @@ def test_a_known_key_outlives_an_unreadable_database_for_key_stale_s_only(app, k
 
 
 def test_the_stale_bound_is_the_setting(app):
-    assert auth.keyring(app).stale_s == app.extensions["router"].config["auth.key_stale_s"]
+    assert auth.keyring(app).stale_s == app.extensions["services"].config["auth.key_stale_s"]

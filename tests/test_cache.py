@@ -7,9 +7,9 @@ import threading
 import pytest
 from support import FakeClock
 
-from app.cache import RankingCache, bucket_min_tokens, size_bucket
-from app.load import LoadTracker
 from app.routing import AgentView, Assignment, Catalog, ModelView, Router
+from app.routing.cache import RankingCache, bucket_min_tokens, size_bucket
+from app.routing.load import LoadTracker
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def service(request, tmp_path_factory):
         settings = hana_overrides(service_url)
     app = create_app({**settings, "spool.path": str(folder / "spool.db")})
     yield app
-    app.extensions["router"].stop()
+    app.extensions["services"].stop()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_catalog_route_and_outcome_as_the_service_user(service, headers):
 
 
 def test_every_analytics_read_as_the_service_user(service, headers):
-    db = service.extensions["router"].db
+    db = service.extensions["services"].db
     models = store.list_model_performance(db)
     assert isinstance(store.get_routing_stats(db, 24), dict)
     assert isinstance(store.get_routing_analytics_24h(db), dict)

@@ -44,7 +44,7 @@ from server_process import (
     stored_ids,
 )
 
-from app.api.auth import KEY_CACHE_TTL_S
+from app.keys import KEY_CACHE_TTL_S
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ def make_app(overrides, migrated, tmp_path, monkeypatch):
 
     def build():
         app = create_app(overrides)
-        services = app.extensions["router"]
+        services = app.extensions["services"]
         store.create_model(
             services.db,
             {
@@ -37,7 +37,7 @@ def make_app(overrides, migrated, tmp_path, monkeypatch):
 
     yield build
     for app in apps:
-        app.extensions["router"].stop()
+        app.extensions["services"].stop()
 
 
 def test_a_route_the_writer_refuses_releases_its_load(make_app, monkeypatch):

@@ -217,7 +217,7 @@ def test_second_outcome_is_flasks_409(app, api, keys, catalog, flask_calls):
 
 
 def test_writer_refusing_rows_is_flasks_503_with_retry_after(app, keys, catalog, flask_calls):
-    app.extensions["router"].writer.stop()  # it refuses new rows from now on (ShuttingDown)
+    app.extensions["services"].writer.stop()  # it refuses new rows from now on (ShuttingDown)
     hot, flask = both(app, ROUTE, body=ROUTE_BODY, auth=bearer(keys, "router"))
     assert flask.status == "503 SERVICE UNAVAILABLE" and flask.header("Retry-After") == "1"
     assert hot == flask
@@ -370,3 +370,22 @@ def test_log_lines_of_a_hot_request_carry_its_request_id(api, catalog, flask_cal
     cooled = f"model {decision['model_id']} cooled down"
     assert any(rid == "trace-cool-1" and cooled in text for rid, text in lines.lines), lines.lines
     assert lines.lines[-1] == ("-", "after the request")  # the id ends with its request
+
+
+def test_every_request_hook_is_replicated_by_the_hot_path(app):
+    """A before/after/teardown hook added to the app, or to the blueprints of route and outcome,
+    must be listed in REPLICATED_HOOKS with what the hot path does in its place."""
+    from app.api.hot_path import REPLICATED_HOOKS
+
+    blueprints = {
+        rule.endpoint.rpartition(".")[0]
+        for rule in app.url_map.iter_rules()
+        if rule.rule in ("/api/v1/route", "/api/v1/decisions/<decision_id>/outcome")
+    }
+    assert blueprints, "the hot endpoints are not in the URL map"
+    hooks = set()
+    for registry in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for scope in (None, *blueprints):
+            hooks |= {f"{f.__module__}.{f.__qualname__}" for f in registry.get(scope, [])}
+    assert hooks - set(REPLICATED_HOOKS) == set()
+    assert "app.api.auth.enforce" in hooks  # the collection sees the real hooks

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from support import FakeClock
 
-from app.load import LoadTracker
+from app.routing.load import LoadTracker
 
 
 def test_start_finish_counts_and_refuses_duplicates():

@@ -91,7 +91,7 @@ def test_an_auto_assign_with_many_unassigned_agents_is_stored_whole(api, app, co
 
     run = api.post("/api/v1/assignments/auto", {"method": "hungarian"}).get_json()
     assert {u["agent_id"] for u in run["unassigned"]} == set(agents)
-    stored = store.get_latest_assignment_run(app.extensions["router"].db)
+    stored = store.get_latest_assignment_run(app.extensions["services"].db)
     assert sorted(u["agent_id"] for u in stored["unassigned"]) == agents
     assert {u["reason"] for u in stored["unassigned"]} == {"no feasible model"}
     with sqlite3.connect(config["sqlite.path"]) as conn:
@@ -109,7 +109,7 @@ def test_an_auto_assign_with_many_unassigned_agents_is_stored_whole(api, app, co
 
 
 def test_a_run_made_before_migration_0012_keeps_its_json_list(app, config):
-    db = app.extensions["router"].db
+    db = app.extensions["services"].db
     legacy = [{"agent_id": "old-agent", "reason": "capacity exhausted"}]
     with sqlite3.connect(config["sqlite.path"]) as conn:
         conn.execute(

@@ -42,13 +42,13 @@ def test_readyz_runs_only_selects(migrated, overrides, traced):
     app = create_app(overrides)
     try:
         client = app.test_client()
-        app.extensions["router"].readiness.ttl_s = 0  # start-up primed the check: run it again
+        app.extensions["services"].readiness.ttl_s = 0  # start-up primed the check: run it again
         traced.clear()  # start-up may write (bootstrap, spool); the probe must not
         response = client.get("/readyz")
         assert response.status_code == 200, response.get_json()
         probe = list(traced)
     finally:
-        app.extensions["router"].stop()
+        app.extensions["services"].stop()
     assert any("_yoyo_migration" in s for s in probe), probe  # the migrations were checked
     writes = [s for s in probe if not s.lstrip().upper().startswith(READ_ONLY)]
     assert writes == []
@@ -60,12 +60,12 @@ def test_readyz_on_a_database_never_migrated_is_503_without_creating_anything(
 ):
     app = create_app(overrides)
     try:
-        app.extensions["router"].readiness.ttl_s = 0
+        app.extensions["services"].readiness.ttl_s = 0
         traced.clear()
         response = app.test_client().get("/readyz")
         probe = list(traced)
     finally:
-        app.extensions["router"].stop()
+        app.extensions["services"].stop()
     assert response.status_code == 503
     assert response.get_json()["migrations"].startswith("pending: 0001_create_catalog")
     assert [s for s in probe if not s.lstrip().upper().startswith(READ_ONLY)] == []

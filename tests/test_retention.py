@@ -209,7 +209,7 @@ def test_purge_refuses_a_retention_outside_its_range(db, days):
 
 
 def test_the_services_retention_task_purges_on_schedule(app, overrides):
-    services = app.extensions["router"]
+    services = app.extensions["services"]
     assert [t.name for t in services.maintenance.tasks] == ["retention"]  # its own thread
     assert "retention" not in {t.name for t in services.background.tasks}
     assert services.maintenance.tasks[0].interval_s == 3600.0
@@ -233,12 +233,12 @@ def test_no_retention_task_when_its_interval_is_zero(overrides):
 
     application = create_app({**overrides, "retention.interval_s": 0})
     try:
-        services = application.extensions["router"]
+        services = application.extensions["services"]
         names = {t.name for t in services.background.tasks}
         assert "retention" not in names and "alerts" in names
         assert services.maintenance.tasks == []
     finally:
-        application.extensions["router"].stop()
+        application.extensions["services"].stop()
 
 
 def test_a_purge_that_fails_while_the_database_is_down_runs_at_its_next_interval(migrated, caplog):

@@ -13,9 +13,7 @@ import pytest
 from support import FakeClock
 
 from app.api.schemas import RouteOut
-from app.cache import RankingCache
 from app.ids import decision_time, is_decision_id, new_decision_id, new_decision_id_with_time
-from app.load import LoadTracker
 from app.routing import (
     AgentView,
     Assignment,
@@ -26,6 +24,8 @@ from app.routing import (
     UnknownAgent,
     UnknownStrategy,
 )
+from app.routing.cache import RankingCache
+from app.routing.load import LoadTracker
 
 
 def model(mid: str, coding: float = 0.8, **kw) -> ModelView:

@@ -41,7 +41,7 @@ def _tables(config) -> set[str]:
 
 
 def _settings(api: Api):
-    return api.client.application.extensions["router"].config
+    return api.client.application.extensions["services"].config
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -145,7 +145,7 @@ def secret_app(overrides, app):
     application = create_app(dict(overrides, **{"hana.password": PASSWORD}))
     application.config["TESTING"] = True
     yield application
-    application.extensions["router"].stop()
+    application.extensions["services"].stop()
 
 
 def test_no_endpoint_or_log_line_shows_a_key_or_the_password(secret_app, caplog):

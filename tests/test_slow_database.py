@@ -19,12 +19,12 @@ import pytest
 from server_process import LockHolder
 from support import AGENTS, Raw, decision, drained, outcome, wait_until
 
-from app.api.auth import KeyRing, new_key
 from app.db import errors, store
 from app.db.database import Database
 from app.db.deadline import DeadlineExceeded
 from app.db.spool import Spool
 from app.db.sqlite import SqliteBackend
+from app.keys import KeyRing, new_key
 
 BUSY_TIMEOUT_MS = 10_000  # what a write or read would wait behind the lock without a deadline
 NOT_THE_BUSY_TIMEOUT_S = 3.0
@@ -209,7 +209,7 @@ def test_a_full_spool_behind_a_locked_database_answers_503_with_retry_after(
     """Through the API: once the spool cannot grow (the database locked), routes are refused
     with a clear 503, and every 200 given before is in the spool: nothing acknowledged that is
     not durable."""
-    spool = app.extensions["router"].writer.spool
+    spool = app.extensions["services"].writer.spool
     pages = spool._conn.execute("PRAGMA page_count").fetchone()[0]
     spool._conn.execute(f"PRAGMA max_page_count={pages}")
     answers = []

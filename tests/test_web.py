@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.api.auth import KeyRing
 from app.db import store
+from app.keys import KeyRing
 from app.web import register_web, series
 from app.web.formatting import fmt, metric_text
 from tests.contract_support import assert_percentile, histogram_percentile
@@ -147,14 +147,14 @@ class FakeEngine:
 
 @pytest.fixture
 def seeded(app):
-    services = app.extensions["router"]
+    services = app.extensions["services"]
     services.engine = FakeEngine()
     return seed(services.db)
 
 
 @pytest.fixture
 def keys(app) -> dict:
-    ring = KeyRing(app.extensions["router"].db)
+    ring = KeyRing(app.extensions["services"].db)
     return {role: ring.create(role, "test")[1] for role in ("viewer", "admin", "router")}
 
 
@@ -178,7 +178,7 @@ def csrf_of(html: str) -> str:
 
 def open_alert_id(app) -> int:
     return next(
-        a["id"] for a in store.list_alerts(app.extensions["router"].db) if a["state"] == "open"
+        a["id"] for a in store.list_alerts(app.extensions["services"].db) if a["state"] == "open"
     )
 
 
@@ -245,7 +245,7 @@ def test_revoked_key_ends_the_session(web, keys, app):
     login(web, keys["viewer"])
     assert web.get("/").status_code == 200
     key_id = keys["viewer"].split("_")[1]
-    store.revoke_api_key(app.extensions["router"].db, key_id)
+    store.revoke_api_key(app.extensions["services"].db, key_id)
     app.extensions["api_keys"]._cache.clear()
     assert web.get("/").status_code == 302
     assert web.get("/dashboard/api/overview").status_code == 401
@@ -314,7 +314,7 @@ def test_acknowledge_refused_without_the_right_csrf_token(web, keys, app, token)
     data = {} if token is None else {"csrf_token": token}
     response = web.post(f"/dashboard/alerts/{alert_id}/ack", data=data)
     assert response.status_code == 403
-    assert store.get_alert(app.extensions["router"].db, alert_id)["state"] == "open"
+    assert store.get_alert(app.extensions["services"].db, alert_id)["state"] == "open"
 
 
 def test_acknowledge_with_the_right_token(web, keys, app):
@@ -325,7 +325,7 @@ def test_acknowledge_with_the_right_token(web, keys, app):
     response = web.post(f"/dashboard/alerts/{alert_id}/ack", data={"csrf_token": csrf_of(page)})
     assert response.status_code == 303
     assert response.headers["Location"] == "/dashboard/alerts"
-    assert store.get_alert(app.extensions["router"].db, alert_id)["state"] == "acknowledged"
+    assert store.get_alert(app.extensions["services"].db, alert_id)["state"] == "acknowledged"
     page = web.get("/dashboard/alerts").get_data(as_text=True)
     assert f"Alert {alert_id} acknowledged." in page
     assert f'data-ack="{alert_id}"' not in page
@@ -341,7 +341,7 @@ def test_a_viewer_sees_alerts_but_cannot_acknowledge(web, keys, app):
     assert f'id="alert-{alert_id}"' in page and "data-ack=" not in page
     response = web.post(f"/dashboard/alerts/{alert_id}/ack", data={"csrf_token": csrf_of(page)})
     assert response.status_code == 403
-    assert store.get_alert(app.extensions["router"].db, alert_id)["state"] == "open"
+    assert store.get_alert(app.extensions["services"].db, alert_id)["state"] == "open"
 
 
 @pytest.mark.parametrize("alert_id", ["999999", "abc"])
@@ -357,7 +357,7 @@ def test_acknowledge_needs_a_session(web, app):
     alert_id = open_alert_id(app)
     response = web.post(f"/dashboard/alerts/{alert_id}/ack", data={"csrf_token": "x"})
     assert response.status_code == 302
-    assert store.get_alert(app.extensions["router"].db, alert_id)["state"] == "open"
+    assert store.get_alert(app.extensions["services"].db, alert_id)["state"] == "open"
 
 
 # -- headers, escaping, assets --------------------------------------------------------------------

@@ -6,8 +6,8 @@ from flask import current_app
 
 
 def engine():
-    return current_app.extensions["router"].engine
+    return current_app.extensions["services"].engine
 
 
 def db():
-    return current_app.extensions["router"].db
+    return current_app.extensions["services"].db

@@ -14,5 +14,5 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    ok, detail = current_app.extensions["router"].ready()
+    ok, detail = current_app.extensions["services"].ready()
     return jsonify(status="ready" if ok else "unavailable", **detail), (200 if ok else 503)

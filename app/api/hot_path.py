@@ -46,6 +46,21 @@ OUTCOME_ENDPOINT = "outcomes.record_outcome"
 _DECISION_ID = re.compile(UUID_PATTERN)
 
 
+# Every request hook of the app (and of the hot endpoints' blueprints), by module and name, and
+# what the hot path does in its place: tests/test_hot_path.py fails when a hook is added that is
+# not listed here, so a new hook cannot silently skip the two busiest requests.
+REPLICATED_HOOKS = {
+    "app.api.metrics._start_timer": "`started` taken before anything else",
+    "app.logs.install_request_ids.<locals>._assign_request_id": "bind_request_id",
+    "app.api.auth.enforce": "the endpoint's access level checked before the engine is called",
+    "app.logs.install_request_ids.<locals>._echo_request_id": "the X-Request-Id header",
+    "app.api.metrics._observe": "the URL rule's counter and latency histogram",
+    "app.redirects.install.<locals>._own_location": "nothing: route and outcome answer no Location",
+    "app.web.security.add_security_headers": "nothing: it adds headers to dashboard paths only",
+    "app.logs.install_request_ids.<locals>._release_request_id": "unbind_request_id",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One served endpoint, everything about it looked up once."""
@@ -91,7 +106,7 @@ class HotPath:
     def __init__(self, app: Flask, flask_wsgi: Callable) -> None:
         self.app = app
         self.flask = flask_wsgi
-        self._services = app.extensions["router"]  # its engine is read per request, as views do
+        self._services = app.extensions["services"]  # its engine is read per request, as views do
         self._metrics = app.extensions["api_metrics"]
         self._keys = app.extensions["api_keys"]
         self._route = _endpoint(app, ROUTE_ENDPOINT, self._decide)

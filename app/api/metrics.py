@@ -114,7 +114,7 @@ class ScrapeCollector:
 
     @property
     def _services(self):
-        return self.app.extensions["router"]
+        return self.app.extensions["services"]
 
     def _db(self):
         for section, figures in self._services.engine.db_figures().items():

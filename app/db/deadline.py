@@ -86,8 +86,10 @@ class Job:
     def result_or_raise(self) -> Any:
         if self.error is None:
             return self.result
-        if isinstance(self.error, errors.TransientError) and self.late:
-            # the backend's time limit ended it: to the caller that is the deadline
+        timed_out = (errors.TransientError, errors.StatementTimeout)
+        if isinstance(self.error, timed_out) and self.late:
+            # the backend's time limit (a lock wait, the statement limit) ended it: to the
+            # caller that is the deadline
             raise DeadlineExceeded(f"no answer within the deadline: {self.error}") from self.error
         raise self.error
 

@@ -13,10 +13,11 @@ accepted it as the decision's first outcome) and the deciding host releases the 
 `Router.reconcile`, a background lookup of outcomes for its requests open longer than a few
 seconds, so in-flight counts neither drift nor wait for the expiry.
 
-Modules: `catalog` (immutable snapshot), `ranking` (capability rankings, cached), `cooldown`
-(per-model posterior and breaker), `learning` (learned state behind one lock), `live` (the live
-filter), `strategies` (the picks), `decision` (result and errors), `quota` (in-flight quotas per
-API key and per agent), `router` (the decision path).
+Modules: `catalog` (immutable snapshot), `ranking` (capability rankings), `cache` (the ranking
+cache, by agent, task and prompt size), `load` (in-flight requests per decision id), `quota`
+(in-flight quotas per API key and per agent), `cooldown` (per-model posterior and breaker),
+`learning` (learned state behind one lock), `live` (the live filter), `strategies` (the picks),
+`decision` (result and errors), `router` (the decision path).
 """
 
 from app.routing.catalog import EMPTY_CATALOG, AgentView, Assignment, Catalog, ModelView

@@ -8,9 +8,9 @@ Runs on the hot path: plain loops, lock-free reads.
 
 from __future__ import annotations
 
-from app.load import LoadTracker
 from app.routing.catalog import Assignment
 from app.routing.learning import BLOCKED, PROBE, Learner
+from app.routing.load import LoadTracker
 from app.routing.ranking import Candidate, Ranking
 
 

@@ -7,7 +7,7 @@ that asked for it and under its agent. A key may hold at most `quota.key_share` 
 in-flight capacity (the sum of the active models' MAX_CONCURRENCY), an agent `quota.agent_share`;
 the request past it is refused with 429 before it takes any model's slot. A share of 1 is no
 limit (one key that carries all the traffic). Counts are per process, like the load counters
-(app.load): an outcome reaches the process that made its decision.
+(app.routing.load): an outcome reaches the process that made its decision.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection
 
-from app.cache import bucket_min_tokens
+from app.routing.cache import bucket_min_tokens
 from app.routing.catalog import AgentView, Catalog, ModelView
 from app.scoring import build_inputs, score_matrix
 

@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable, Mapping
 from itertools import chain
 
-from app.cache import RankingCache, size_bucket
 from app.ids import new_decision_id_with_time
-from app.load import LoadTracker
+from app.routing.cache import RankingCache, size_bucket
 from app.routing.catalog import Assignment, Catalog
 from app.routing.cooldown import BreakerRules
 from app.routing.decision import Decision, NoModelAvailable, UnknownAgent, UnknownStrategy
 from app.routing.learning import Learner
 from app.routing.live import add_assigned, live_filter, why_none
+from app.routing.load import LoadTracker
 from app.routing.quota import Quotas
 from app.routing.ranking import Candidate, Ranker, Ranking
 from app.routing.strategies import STRATEGIES, Signals, Tuning

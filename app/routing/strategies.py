@@ -34,9 +34,9 @@ from collections.abc import Callable, Mapping
 from statistics import NormalDist
 
 from app.config import BY_NAME
-from app.load import LoadTracker
 from app.routing.catalog import Assignment
 from app.routing.cooldown import COLD_PRIOR, ModelState
+from app.routing.load import LoadTracker
 from app.routing.ranking import Candidate
 
 LN2 = math.log(2.0)

@@ -39,7 +39,7 @@ def register_web(app: Flask) -> None:
 
 
 def _secret_key(app: Flask) -> bytes:
-    services = app.extensions.get("router")
+    services = app.extensions.get("services")
     settings = getattr(services, "config", None)
     configured = settings["auth.secret_key"] if settings is not None else None
     if configured:

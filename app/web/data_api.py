@@ -13,7 +13,7 @@ from app.web.blueprint import bp
 
 
 def _services():
-    return current_app.extensions["router"]
+    return current_app.extensions["services"]
 
 
 @bp.get("/dashboard/api/overview")

@@ -17,7 +17,7 @@ REFRESH_MS = 5000
 
 
 def _services():
-    return current_app.extensions["router"]
+    return current_app.extensions["services"]
 
 
 def _page(template: str, source: str, **context):

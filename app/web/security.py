@@ -115,7 +115,7 @@ def end_session() -> None:
 
 
 def _db():
-    return current_app.extensions["router"].db
+    return current_app.extensions["services"].db
 
 
 def current_role() -> str | None:
@@ -222,7 +222,7 @@ def identify_key(presented: str) -> tuple[str, str] | None:
     """(key id, role) of a valid, unrevoked API key, else None: app.api.auth does the checking."""
     from app.api import auth
 
-    services = current_app.extensions["router"]
+    services = current_app.extensions["services"]
     return auth.verify_key(services, presented)
 
 

@@ -6,7 +6,9 @@ lives here: statements are the named queries, views and procedures of sql/<diale
 app.db.errors types; PROCEDURE_ERRORS maps our procedures' codes to HTTP statuses.
 """
 
-from app.db.store._common import PROCEDURE_ERRORS
+# Times as the store writes (now) and answers them (api_time): public for the engine, whose
+# in-memory answers must read exactly like the stored ones.
+from app.db.store._common import PROCEDURE_ERRORS, api_time, now
 from app.db.store.alerts import (
     ack_alert,
     count_open_alerts,
@@ -80,6 +82,8 @@ from app.db.store.sessions import (
 )
 
 __all__ = [
+    "api_time",
+    "now",
     "PROCEDURE_ERRORS",
     "ack_alert",
     "activate_assignment_run",
