@@ -144,7 +144,7 @@ def hana_deaf(threads: int = 8, writes: int = 50) -> dict:
     """Writer and a request-path read over hdbcli through a proxy to a port that never answers."""
     from app.config import Secret
     from app.db import store
-    from app.db.database import Database
+    from app.db.database import Database, PoolSettings
     from app.db.hana import HanaBackend
     from app.db.spool import Spool
     from app.db.store.decisions import decision_row
@@ -162,7 +162,7 @@ def hana_deaf(threads: int = 8, writes: int = 50) -> dict:
         hana = HanaBackend(host="127.0.0.1", port=proxy.port, user="APP", password=Secret("x"),
                            encrypt=False, connect_timeout_ms=5000,
                            communication_timeout_ms=5000)  # fmt: skip
-        db = Database(hana, min_size=0, max_size=4, request_deadline_s=0.2)
+        db = Database(hana, pool=PoolSettings(min_size=0, max_size=4), request_deadline_s=0.2)
         db.start()
         writer = Writer(db, Spool(folder / "spool.db"), commit_deadline_ms=200).start()
 

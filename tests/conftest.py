@@ -13,8 +13,9 @@ from app import create_app
 from app.api import auth
 from app.config import load_config
 from app.db import deploy
-from app.db.database import Database
+from app.db.database import Database, PoolSettings
 from app.db.faults import FaultySqliteBackend
+from app.db.retry import Backoff
 from app.db.spool import Spool
 from app.db.writer import Writer
 
@@ -183,13 +184,8 @@ def faulty(migrated):
     backend = FaultySqliteBackend(migrated["sqlite.path"], busy_timeout_ms=2000)
     database = Database(
         backend,
-        min_size=1,
-        max_size=4,
-        acquire_timeout=0.3,
-        health_check_interval=0.2,
-        retry_attempts=1,
-        retry_initial_delay=0.01,
-        retry_max_delay=0.05,
+        pool=PoolSettings(min_size=1, max_size=4, acquire_timeout=0.3, health_check_interval=0.2),
+        backoff=Backoff(retries=1, initial=0.01, cap=0.05),
     )
     database.start()
     yield database

@@ -16,7 +16,7 @@ import pytest
 from app.config import Secret
 from app.db import errors
 from app.db.hana import CONNECT_PROPERTIES, HanaBackend
-from app.db.pool import backoff_delays, connect_with_retry
+from app.db.retry import Backoff, no_jitter
 
 # The SQLDBC connection properties as SAP documents them (hdbcli ignores unknown names silently).
 DOCUMENTED = {
@@ -129,16 +129,12 @@ def test_connect_fails_within_the_timeout_as_connection_lost(kind, deaf):
 def test_connect_is_retried_per_the_policy(deaf):
     hana = backend(deaf.port, timeout_ms=300)
     slept: list[float] = []
-    delays = backoff_delays(2, 0.05, 5.0, 1.0)
+    backoff = Backoff(
+        2, 0.05, 5.0, 1.0, jitter=no_jitter, sleep=lambda d: (slept.append(d), time.sleep(d))
+    )
     started = time.monotonic()
     with pytest.raises(errors.DatabaseUnavailable):
-        connect_with_retry(
-            hana.connect,
-            delays,
-            is_transient=hana.is_connection_error,
-            sleep=lambda d: (slept.append(d), time.sleep(d)),
-            jitter=lambda d: d,
-        )
+        backoff.call(hana.connect, retry_if=hana.is_connection_error)
     assert slept == [0.05, 0.25]
     assert len(deaf.accepted) == 3  # the first try and two retries reached the server
     assert time.monotonic() - started < 3 * 0.3 + 0.3 + 1.0

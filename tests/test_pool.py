@@ -14,10 +14,8 @@ from app.db.pool import (
     PoolClosed,
     PoolError,
     PoolTimeout,
-    backoff_delays,
-    connect_with_retry,
-    equal_jitter,
 )
+from app.db.retry import Backoff, backoff_delays, equal_jitter, no_jitter
 
 STATS_FIELDS = {
     "size",
@@ -264,10 +262,7 @@ def test_starts_while_database_is_down_and_recovers_by_itself(db, make_pool, cap
         db.connect,
         min_size=2,
         max_size=2,
-        retry_attempts=2,
-        retry_initial_delay=0.01,
-        retry_multiplier=2,
-        retry_max_delay=0.05,
+        backoff=Backoff(retries=2, initial=0.01, multiplier=2, cap=0.05),
     )
     assert pool.stats()["size"] == 0
     with pytest.raises(PoolTimeout, match="last connect error: OperationalError: database is down"):
@@ -295,20 +290,19 @@ def test_connect_retries_transient_errors_with_the_backoff_schedule():
         calls.append(1)
         raise sqlite3.OperationalError(f"refused #{len(calls)}")
 
-    delays = backoff_delays(4, 0.01, 2.0, 0.05)
+    backoff = Backoff(4, 0.01, 2.0, 0.05, jitter=no_jitter, sleep=slept.append)
     with pytest.raises(sqlite3.OperationalError, match="refused #5"):
-        connect_with_retry(
-            connect, delays, is_transient=lambda e: True, sleep=slept.append, jitter=lambda d: d
-        )
+        backoff.call(connect, retry_if=lambda e: True)
     assert slept == pytest.approx([0.01, 0.02, 0.04, 0.05])
     assert len(calls) == 5
 
 
 def test_equal_jitter_keeps_at_least_half_of_each_delay():
     slept = []
-    delays = backoff_delays(3, 0.1, 5.0, 5.0)
+    backoff = Backoff(3, 0.1, 5.0, 5.0, sleep=slept.append)
+    delays = backoff.delays()
     with pytest.raises(ConnectionError):
-        connect_with_retry(_refuse, delays, is_transient=lambda e: True, sleep=slept.append)
+        backoff.call(_refuse, retry_if=lambda e: True)
     assert [d / 2 <= s <= d for s, d in zip(slept, delays, strict=True)] == [True] * 3
     assert equal_jitter(1.0, rand=lambda: 0.0) == 0.5
     assert equal_jitter(1.0, rand=lambda: 1.0) == 1.0
@@ -317,7 +311,7 @@ def test_equal_jitter_keeps_at_least_half_of_each_delay():
 def test_non_transient_connect_error_is_not_retried():
     slept = []
     with pytest.raises(ConnectionError):
-        connect_with_retry(_refuse, [0.1, 0.2], is_transient=lambda e: False, sleep=slept.append)
+        Backoff(2, sleep=slept.append).call(_refuse, retry_if=lambda e: False)
     assert slept == []
 
 
@@ -327,12 +321,7 @@ def test_pool_refill_sleeps_the_configured_schedule(make_pool):
         _refuse,
         min_size=1,
         max_size=1,
-        retry_attempts=3,
-        retry_initial_delay=0.01,
-        retry_multiplier=3.0,
-        retry_max_delay=0.05,
-        sleep=slept.append,
-        jitter=lambda d: d,
+        backoff=Backoff(3, 0.01, 3.0, 0.05, jitter=no_jitter, sleep=slept.append),
     )
     wait_until(lambda: len(slept) >= 6)
     pool.close()

@@ -25,8 +25,9 @@ from support import FakeClock
 
 from app.background import Background, Task
 from app.db import errors, store
-from app.db.database import Database
+from app.db.database import Database, PoolSettings
 from app.db.faults import FaultySqliteBackend
+from app.db.retry import Backoff
 from app.ids import new_decision_id
 
 RETENTION_DAYS = 30
@@ -245,12 +246,8 @@ def test_a_purge_that_fails_while_the_database_is_down_runs_at_its_next_interval
     backend = FaultySqliteBackend(migrated["sqlite.path"])
     db = Database(
         backend,
-        min_size=1,
-        max_size=2,
-        acquire_timeout=0.2,
-        retry_attempts=1,
-        retry_initial_delay=0.0,
-        retry_max_delay=0.0,
+        pool=PoolSettings(min_size=1, max_size=2, acquire_timeout=0.2),
+        backoff=Backoff(retries=1, initial=0.0, cap=0.0),
     )
     db.start()
     try:

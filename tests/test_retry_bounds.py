@@ -13,7 +13,8 @@ import sqlite3
 import pytest
 
 from app.db import errors
-from app.db.database import Database
+from app.db.database import Database, PoolSettings
+from app.db.retry import Backoff
 from app.db.sqlite import SqliteBackend
 
 
@@ -31,13 +32,8 @@ def make_db(path, *, budget: float, statement_timeout_ms: int = 30000) -> Databa
     backend = CountingBackend(path, busy_timeout_ms=50, statement_timeout_ms=statement_timeout_ms)
     db = Database(
         backend,
-        min_size=1,
-        max_size=2,
-        retry_attempts=3,
-        retry_initial_delay=0.01,
-        retry_multiplier=2.0,
-        retry_max_delay=0.05,
-        retry_budget=budget,
+        pool=PoolSettings(min_size=1, max_size=2),
+        backoff=Backoff(retries=3, initial=0.01, multiplier=2.0, cap=0.05, budget=budget),
     )
     db.start()
     return db
@@ -110,3 +106,22 @@ def test_a_lock_released_before_the_budget_ends_lets_the_retry_pass(path, locked
     with db.read() as conn:
         assert db.backend.execute(conn, "SELECT COUNT(*) AS N FROM T") == [{"n": 1}]
     db.close()
+
+
+def test_one_backoff_object_carries_each_callers_schedule(config):
+    """The pool, Database and the writer hold the same Backoff type, built from retry.*: the
+    pool retries connects on the whole schedule, a transaction gets retry.max_attempts in all
+    within retry.budget_ms, the writer retries lock waits at 20 and 40 ms inside its deadline."""
+    import math
+
+    from app.db.spool import Spool
+    from app.db.writer import Writer
+
+    db = Database.from_config(config)
+    assert db.backoff.delays() == pytest.approx([0.1, 0.5, 2.5])
+    assert db.backoff.budget == pytest.approx(3.0)
+    assert db.pool._backoff.budget == math.inf
+    writer = Writer.from_config(db, Spool(config["spool.path"]), config)
+    assert writer.backoff.delays() == pytest.approx([0.02, 0.04])
+    assert writer.backoff.jitter(0.02) == 0.02
+    assert writer.acquire_timeout_s == pytest.approx(0.25)

@@ -20,7 +20,7 @@ from server_process import LockHolder
 from support import AGENTS, Raw, decision, drained, outcome, wait_until
 
 from app.db import errors, store
-from app.db.database import Database
+from app.db.database import Database, PoolSettings
 from app.db.deadline import DeadlineExceeded
 from app.db.spool import Spool
 from app.db.sqlite import SqliteBackend
@@ -34,7 +34,7 @@ NOT_THE_BUSY_TIMEOUT_S = 3.0
 def patient_db(migrated):
     """The migrated database with a long busy timeout: only a deadline can cut a wait short."""
     backend = SqliteBackend(migrated["sqlite.path"], busy_timeout_ms=BUSY_TIMEOUT_MS)
-    database = Database(backend, min_size=1, max_size=6, request_deadline_s=0.1)
+    database = Database(backend, pool=PoolSettings(min_size=1, max_size=6), request_deadline_s=0.1)
     database.start()
     yield database
     database.close()
@@ -184,7 +184,7 @@ def test_a_deaf_hana_is_spooled_and_read_within_the_deadline(tmp_path):
         hana = HanaBackend(host="127.0.0.1", port=listener.getsockname()[1], user="APP",
                            password=Secret("pw"), encrypt=False, connect_timeout_ms=3000,
                            communication_timeout_ms=3000)  # fmt: skip
-        database = Database(hana, min_size=0, max_size=2, acquire_timeout=5.0,
+        database = Database(hana, pool=PoolSettings(min_size=0, max_size=2, acquire_timeout=5.0),
                             request_deadline_s=0.2)  # fmt: skip
         database.start()
         writer = Writer(database, Spool(tmp_path / "spool.db"), commit_deadline_ms=200).start()

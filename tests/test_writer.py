@@ -373,7 +373,8 @@ def test_a_crashed_process_leaves_its_spool_to_the_next_one(
     flag.touch()
     script = textwrap.dedent("""
         import os, sys
-        from app.db.database import Database
+        from app.db.database import Database, PoolSettings
+        from app.db.retry import Backoff
         from app.db.faults import FaultySqliteBackend
         from app.db.spool import Spool
         from app.db.store.decisions import decision_row
@@ -381,9 +382,9 @@ def test_a_crashed_process_leaves_its_spool_to_the_next_one(
         from app.ids import new_decision_id
 
         db_path, spool_path, flag = sys.argv[1:4]
-        db = Database(FaultySqliteBackend(db_path, flag_path=flag), min_size=0, max_size=2,
-                      acquire_timeout=0.2, retry_attempts=1, retry_initial_delay=0.01,
-                      retry_max_delay=0.02)
+        db = Database(FaultySqliteBackend(db_path, flag_path=flag),
+                      pool=PoolSettings(min_size=0, max_size=2, acquire_timeout=0.2),
+                      backoff=Backoff(retries=1, initial=0.01, cap=0.02))
         db.start()
         writer = Writer(db, Spool(spool_path), acquire_timeout_s=0.2).start()
         for i in range(20):

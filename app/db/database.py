@@ -12,15 +12,16 @@ request waits `request_deadline_s` at most, then gets DeadlineExceeded (503 with
 from __future__ import annotations
 
 import logging
-import time
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from app.db import deadline, errors
 from app.db.backend import Backend
 from app.db.pool import ConnectionPool, PoolError
-from app.db.retry import backoff_delays, equal_jitter
+from app.db.retry import Backoff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,50 +40,55 @@ def make_backend(config):
     return faults.from_environment(config) or SqliteBackend.from_config(config)
 
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """The pool's sizes and timers (seconds), from the pool.* settings."""
+
+    min_size: int = 5
+    max_size: int = 10
+    idle_timeout: float = 30.0
+    acquire_timeout: float = 5.0
+    health_check_interval: float = 60.0
+    validation_window: float = 0.5
+    leak_threshold: float = 30.0
+
+    @classmethod
+    def from_config(cls, config) -> PoolSettings:
+        return cls(
+            min_size=config["pool.min_connections"],
+            max_size=config["pool.max_connections"],
+            idle_timeout=config.seconds("pool.idle_timeout_ms"),
+            acquire_timeout=config.seconds("pool.connection_timeout_ms"),
+            health_check_interval=config.seconds("pool.health_check_interval_ms"),
+            validation_window=config.seconds("pool.validation_window_ms"),
+            leak_threshold=config.seconds("pool.leak_threshold_ms"),
+        )
+
+
 class Database:
     def __init__(
         self,
         backend: Backend,
         *,
-        min_size: int = 5,
-        max_size: int = 10,
-        idle_timeout: float = 30.0,
-        acquire_timeout: float = 5.0,
-        health_check_interval: float = 60.0,
-        validation_window: float = 0.5,
-        leak_threshold: float = 30.0,
-        retry_attempts: int = 3,
-        retry_initial_delay: float = 0.1,
-        retry_max_delay: float = 5.0,
-        retry_multiplier: float = 5.0,
-        retry_budget: float = 3.0,
+        pool: PoolSettings | None = None,
+        backoff: Backoff | None = None,
         request_deadline_s: float = 0.2,
         request_workers: int = 4,
     ) -> None:
+        """`backoff` retries connects (its `retries`) and transient errors of transactions
+        (`retries - 1`: retry.max_attempts counts a transaction's attempts in all)."""
         self.backend = backend
         self.request_deadline_s = request_deadline_s
         # few workers: while the database is deaf each holds a connection until the backend's
         # own timeouts end it; further reads wait their deadline in the queue and answer 503
         self.requests = deadline.Deadlines("db-request", workers=request_workers)
         self.dialect = backend.dialect
-        self.retry_attempts = retry_attempts
-        self.retry_initial_delay = retry_initial_delay
-        self.retry_max_delay = retry_max_delay
-        self.retry_multiplier = retry_multiplier
-        self.retry_budget = retry_budget
+        self.backoff = backoff or Backoff(budget=3.0)
         self.pool = ConnectionPool(
             backend.connect,
-            min_size=min_size,
-            max_size=max_size,
-            idle_timeout=idle_timeout,
-            acquire_timeout=acquire_timeout,
-            health_check_interval=health_check_interval,
-            validation_window=validation_window,
-            leak_threshold=leak_threshold,
-            retry_attempts=retry_attempts,
-            retry_initial_delay=retry_initial_delay,
-            retry_max_delay=retry_max_delay,
-            retry_multiplier=retry_multiplier,
+            **vars(pool or PoolSettings()),
+            # a connect retries its whole schedule: the budget bounds transactions only
+            backoff=self.backoff.with_(budget=math.inf),
             is_connection_error=backend.is_connection_error,
             ping=backend.ping,
             reset=backend.reset,
@@ -93,18 +99,8 @@ class Database:
     def from_config(cls, config) -> Database:
         return cls(
             make_backend(config),
-            min_size=config["pool.min_connections"],
-            max_size=config["pool.max_connections"],
-            idle_timeout=config.seconds("pool.idle_timeout_ms"),
-            acquire_timeout=config.seconds("pool.connection_timeout_ms"),
-            health_check_interval=config.seconds("pool.health_check_interval_ms"),
-            validation_window=config.seconds("pool.validation_window_ms"),
-            leak_threshold=config.seconds("pool.leak_threshold_ms"),
-            retry_attempts=config["retry.max_attempts"],
-            retry_initial_delay=config.seconds("retry.initial_delay_ms"),
-            retry_max_delay=config.seconds("retry.max_delay_ms"),
-            retry_multiplier=config["retry.multiplier"],
-            retry_budget=config.seconds("retry.budget_ms"),
+            pool=PoolSettings.from_config(config),
+            backoff=Backoff.from_config(config),
             request_deadline_s=config.seconds("db.request_deadline_ms"),
         )
 
@@ -171,27 +167,19 @@ class Database:
 
     def run_in_transaction(self, work: Callable[[Any], T], *, attempts: int | None = None) -> T:
         """Run work(conn) in a transaction; retry transient errors (lock waits, deadlocks) with
-        the same backoff and jitter as connects (app.db.retry), `attempts` in all, and none
-        that would start after `retry_budget` seconds: a lock wait can last a statement
-        timeout, and three of them would hold a request for minutes. A StatementTimeout is
-        not a TransientError and is never retried."""
-        attempts = attempts or self.retry_attempts
-        delays = backoff_delays(
-            attempts - 1, self.retry_initial_delay, self.retry_multiplier, self.retry_max_delay
-        )
-        started = time.monotonic()
-        for delay in [*delays, None]:
-            try:
-                with self.transaction() as conn:
-                    return work(conn)
-            except errors.TransientError:
-                pause = None if delay is None else equal_jitter(delay)
-                if pause is None or time.monotonic() + pause - started > self.retry_budget:
-                    raise
-                time.sleep(pause)
-        raise AssertionError("unreachable")
+        the database's backoff (app.db.retry), `attempts` in all, and none that would start
+        after its budget (retry.budget_ms): a lock wait can last a statement timeout, and three
+        of them would hold a request for minutes. A StatementTimeout is not a TransientError and
+        is never retried."""
+        retries = (attempts or self.backoff.retries) - 1
 
-    # -- named SQL ----------------------------------------------------------------------------
+        def once() -> T:
+            with self.transaction() as conn:
+                return work(conn)
+
+        return self.backoff.with_(retries=retries).call(
+            once, retry_if=lambda exc: isinstance(exc, errors.TransientError)
+        )
 
     def _statements(self, conn) -> dict | None:
         """The connection's prepared-statement cache, for backends that prepare explicitly

@@ -36,11 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from app.db.retry import (  # noqa: F401 (re-exported: the pool's retry policy)
-    backoff_delays,
-    connect_with_retry,
-    equal_jitter,
-)
+from app.db.retry import Backoff
 
 logger = logging.getLogger(__name__)
 monotonic = time.monotonic
@@ -124,8 +120,8 @@ class _Borrowed:
 class ConnectionPool:
     """Connections from `connect()`, between min_size and max_size; see the module docstring.
 
-    retry_attempts is the number of retries after a failed connect, one per backoff delay
-    (defaults: 0.1 s, 0.5 s, 2.5 s). `sleep` and `jitter` are injectable for tests.
+    `backoff` retries a failed connect (defaults: 0.1 s, 0.5 s, 2.5 s, equal jitter); its
+    sleep is the pool's stop event while it is time.sleep, so close() cuts a backoff short.
     """
 
     def __init__(
@@ -139,16 +135,11 @@ class ConnectionPool:
         health_check_interval: float = 60.0,
         validation_window: float = 0.5,
         leak_threshold: float = 30.0,
-        retry_attempts: int = 3,
-        retry_initial_delay: float = 0.1,
-        retry_max_delay: float = 5.0,
-        retry_multiplier: float = 5.0,
+        backoff: Backoff | None = None,
         is_connection_error: Callable[[BaseException], bool] = _always,
         ping: Callable[[Any], bool] | None = None,
         reset: Callable[[Any], None] | None = None,
         name: str = "db",
-        sleep: Callable[[float], Any] | None = None,
-        jitter: Callable[[float], float] = equal_jitter,
     ) -> None:
         if max_size < 1 or not 0 <= min_size <= max_size:
             raise ValueError(f"pool {name!r}: need 0 <= min_size <= max_size and max_size >= 1")
@@ -158,13 +149,12 @@ class ConnectionPool:
         self._is_connection_error = is_connection_error
         self._idle_timeout, self._health_interval = idle_timeout, health_check_interval
         self._window, self._leak = validation_window, leak_threshold
-        self._retry_max = retry_max_delay
-        self._delays = backoff_delays(
-            retry_attempts, retry_initial_delay, retry_multiplier, retry_max_delay
-        )
         self._stop = threading.Event()  # set by close(); its wait() is an interruptible sleep
         self._wake = threading.Event()  # asks the maintenance thread to run now
-        self._sleep, self._jitter = sleep or self._stop.wait, jitter
+        backoff = backoff or Backoff()
+        if backoff.sleep is time.sleep:
+            backoff = backoff.with_(sleep=self._stop.wait)
+        self._backoff = backoff
         self._tick = min(
             1.0, max(0.005, min(health_check_interval, idle_timeout, leak_threshold) / 2)
         )
@@ -457,12 +447,10 @@ class ConnectionPool:
     def _open_reserved(self, retry: bool = True) -> bool:
         """Open a connection into a reserved slot; on failure give the slot back."""
         try:
-            conn = connect_with_retry(
+            backoff = self._backoff if retry else self._backoff.with_(retries=0)
+            conn = backoff.call(
                 self._connect_unless_closed,
-                self._delays if retry else (),
-                is_transient=self._is_transient,
-                sleep=self._sleep,
-                jitter=self._jitter,
+                retry_if=self._is_transient,
                 on_error=self._count_error,
             )
         except Exception as exc:
@@ -527,7 +515,7 @@ class ConnectionPool:
         if now >= self._refill_after:
             while self._reserve(self.min_size):
                 if not self._open_reserved(retry=True):
-                    self._refill_after = monotonic() + self._retry_max  # outage: pause retries
+                    self._refill_after = monotonic() + self._backoff.cap  # outage: pause retries
                     break
 
     def _shrink(self, now: float) -> None:

@@ -1,5 +1,7 @@
-"""Retry with exponential backoff and jitter, shared by the pool (connects) and the database
-(transactions hit by transient errors).
+"""The one retry policy: exponential backoff with jitter, a bounded number of retries and a time
+budget. The pool's connects, `Database.run_in_transaction` and the writer's transactions each
+hold a `Backoff` (their own numbers, one mechanism); tests shorten one object and assert the
+schedule through its injectable `sleep`.
 
 Delays grow by a multiplier up to a cap (defaults 100 ms, 500 ms, 2.5 s); "equal" jitter keeps
 half of each delay fixed and randomises the other half, so many workers reconnecting after an
@@ -8,10 +10,14 @@ outage spread out without any of them retrying at once against a server that is 
 
 from __future__ import annotations
 
+import math
 import random
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def backoff_delays(attempts: int, initial: float, multiplier: float, cap: float) -> list[float]:
@@ -25,26 +31,64 @@ def equal_jitter(delay: float, rand: Callable[[], float] = random.random) -> flo
     return delay / 2 + delay / 2 * rand()
 
 
-def connect_with_retry(
-    connect: Callable[[], Any],
-    delays: Sequence[float],
-    *,
-    is_transient: Callable[[BaseException], bool],
-    sleep: Callable[[float], Any] = time.sleep,
-    jitter: Callable[[float], float] = equal_jitter,
-    on_error: Callable[[BaseException], None] | None = None,
-) -> Any:
-    """Call connect(), retrying transient errors once per delay after sleep(jitter(delay)).
+def no_jitter(delay: float) -> float:
+    return delay
 
-    Raises the last error when the delays are used up or an error is not transient.
-    """
-    for delay in [*delays, None]:
-        try:
-            return connect()
-        except Exception as exc:
-            if on_error is not None:
-                on_error(exc)
-            if delay is None or not is_transient(exc):
-                raise
-            sleep(jitter(delay))
-    raise AssertionError("unreachable")
+
+@dataclass(frozen=True)
+class Backoff:
+    """`retries` retries after a first try, the k-th after sleep(jitter(min(cap, initial *
+    multiplier**k))); none that would start after `budget` seconds since the first try, or at
+    or after a caller's `deadline` (a clock() value)."""
+
+    retries: int = 3
+    initial: float = 0.1
+    multiplier: float = 5.0
+    cap: float = 5.0
+    budget: float = math.inf
+    jitter: Callable[[float], float] = equal_jitter
+    sleep: Callable[[float], Any] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def from_config(cls, config) -> Backoff:
+        """The retry.* settings (connects: retry.max_attempts retries)."""
+        return cls(
+            retries=config["retry.max_attempts"],
+            initial=config.seconds("retry.initial_delay_ms"),
+            multiplier=config["retry.multiplier"],
+            cap=config.seconds("retry.max_delay_ms"),
+            budget=config.seconds("retry.budget_ms"),
+        )
+
+    def with_(self, **changes) -> Backoff:
+        return replace(self, **changes)
+
+    def delays(self) -> list[float]:
+        return backoff_delays(self.retries, self.initial, self.multiplier, self.cap)
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        retry_if: Callable[[BaseException], bool],
+        deadline: float | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> T:
+        """fn(), retried while `retry_if(error)` and the schedule, budget and deadline allow;
+        the last error is raised otherwise."""
+        started = self.clock()
+        for delay in [*self.delays(), None]:
+            try:
+                return fn()
+            except Exception as exc:
+                if on_error is not None:
+                    on_error(exc)
+                if delay is None or not retry_if(exc):
+                    raise
+                pause = self.jitter(delay)
+                resume = self.clock() + pause
+                if resume - started > self.budget or (deadline is not None and resume >= deadline):
+                    raise
+                self.sleep(pause)
+        raise AssertionError("unreachable")

@@ -33,6 +33,7 @@ Overloaded at once (with retry_after), never blocks. Every wait has a timeout.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -44,6 +45,7 @@ from app.db import errors
 from app.db.deadline import DeadlineExceeded, Deadlines, Job
 from app.db.deadline import current as current_job
 from app.db.pool import PoolError
+from app.db.retry import Backoff, no_jitter
 from app.db.spool import Spool, SpoolEntry, SpoolError
 from app.db.sqlfiles import to_qmark
 from app.db.store import decisions as store
@@ -157,24 +159,26 @@ class Writer:
         max_wait_ms: float = 2.0,
         queue_max: int = 20000,
         ack_timeout_s: float = 5.0,
-        retry_attempts: int = 3,
-        retry_delay_s: float = 0.02,
+        backoff: Backoff | None = None,
         replay_interval_s: float = 0.5,
         acquire_timeout_s: float | None = None,
         commit_deadline_ms: float = 200.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_batch < 1 or queue_max < 1 or retry_attempts < 1:
-            raise ValueError("max_batch, queue_max and retry_attempts must be >= 1")
+        if max_batch < 1 or queue_max < 1:
+            raise ValueError("max_batch and queue_max must be >= 1")
         self.db, self.spool = db, spool
         self.max_batch, self.max_wait_s = max_batch, max_wait_ms / 1000.0
         self.queue_max, self.ack_timeout_s = queue_max, ack_timeout_s
-        self.retry_attempts, self.retry_delay_s = retry_attempts, retry_delay_s
+        # transient errors (lock waits) retried at 20 and 40 ms: a group commit has 200 ms
+        self.backoff = backoff or Backoff(
+            retries=2, initial=0.02, multiplier=2.0, cap=math.inf, jitter=no_jitter
+        )
         self.replay_interval_s = replay_interval_s
         # A borrow must not eat the acknowledgement budget: on an outage the batch still has to
         # reach the spool before its requests give up.
         self.acquire_timeout_s = (
-            min(1.0, ack_timeout_s / 4) if acquire_timeout_s is None else acquire_timeout_s
+            min(0.25, ack_timeout_s / 4) if acquire_timeout_s is None else acquire_timeout_s
         )
         self.commit_deadline_s = commit_deadline_ms / 1000.0
         self.clock = clock
@@ -201,9 +205,14 @@ class Writer:
             max_wait_ms=config["writer.max_wait_ms"],
             queue_max=config["writer.queue_max"],
             ack_timeout_s=config["writer.ack_timeout_s"],
-            retry_attempts=config["retry.max_attempts"],
-            # an outage must reach the spool fast: a request waits for this borrow
-            acquire_timeout_s=min(0.25, config["writer.ack_timeout_s"] / 4),
+            # retry.max_attempts counts a transaction's attempts in all
+            backoff=Backoff(
+                retries=config["retry.max_attempts"] - 1,
+                initial=0.02,
+                multiplier=2.0,
+                cap=math.inf,
+                jitter=no_jitter,
+            ),
             commit_deadline_ms=config["writer.commit_deadline_ms"],
         )
 
@@ -448,21 +457,14 @@ class Writer:
 
     def _transact(self, work: Callable[[Any], T], *, deadline: float) -> T:
         """work(conn) in one transaction within the commit deadline, retrying transient errors
-        with doubling backoff while attempts and the deadline allow; DeadlineExceeded when the
+        with the writer's backoff while it and the deadline allow; DeadlineExceeded when the
         database did not answer in time."""
         deadline = min(deadline, self.clock() + self.commit_deadline_s)
-        delay = self.retry_delay_s
-        for attempt in range(1, self.retry_attempts + 1):
-            try:
-                return self._bounded(work, deadline - self.clock())
-            except DeadlineExceeded:
-                raise
-            except errors.TransientError:
-                if attempt == self.retry_attempts or self.clock() + delay >= deadline:
-                    raise
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+        return self.backoff.with_(clock=self.clock).call(
+            lambda: self._bounded(work, deadline - self.clock()),
+            retry_if=lambda exc: isinstance(exc, errors.TransientError),
+            deadline=deadline,
+        )
 
     def _bounded(self, work: Callable[[Any], T], seconds: float) -> T:
         """One transaction on the committer thread, waited for `seconds` at most. A replay
