@@ -147,11 +147,8 @@ class Engine:
             "decision_id": decision["decision_id"],
             "model_id": decision["model_id"],
             "agent_id": decision["agent_id"],
+            **{name: outcome.get(name) for name in store.OUTCOME_FIELDS},
             "success": bool(outcome["success"]),
-            "latency_ms": outcome["latency_ms"],
-            "tokens_in": outcome.get("tokens_in"),
-            "tokens_out": outcome.get("tokens_out"),
-            "error_code": outcome.get("error_code"),
             "recorded_at": store.now(),
         }
 
@@ -231,17 +228,7 @@ class Engine:
 
     @staticmethod
     def _with_outcome(decision: dict, row: dict) -> dict:
-        outcome = {
-            k: row[k]
-            for k in (
-                "success",
-                "latency_ms",
-                "tokens_in",
-                "tokens_out",
-                "error_code",
-                "recorded_at",
-            )
-        }
+        outcome = {k: row[k] for k in store.OUTCOME_FIELDS}
         outcome["recorded_at"] = store.api_time(row["recorded_at"])
         return {**decision, "outcome": outcome}
 

@@ -200,3 +200,13 @@ def test_batch_answers_each_item(api, catalog):
 )
 def test_batch_validation(shared_api, body, field):
     assert_problem(shared_api.post("/api/v1/outcomes:batch", body, role="router"), 422, field)
+
+
+def test_outcome_fields_are_the_stores_list():
+    """The outcome fields are listed once (store.OUTCOME_FIELDS): the API's request and answer
+    models carry exactly them (the answer with its recorded_at)."""
+    from app.api.schemas import OutcomeIn, OutcomeOut
+    from app.db.store import OUTCOME_FIELDS
+
+    assert tuple(OutcomeIn.model_fields) == OUTCOME_FIELDS
+    assert tuple(OutcomeOut.model_fields) == (*OUTCOME_FIELDS, "recorded_at")

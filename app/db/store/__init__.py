@@ -60,6 +60,7 @@ from app.db.store.catalog import (
     upsert_model,
 )
 from app.db.store.decisions import (
+    OUTCOME_FIELDS,
     decision_row,
     get_decision,
     list_decisions,
@@ -82,6 +83,7 @@ from app.db.store.sessions import (
 )
 
 __all__ = [
+    "OUTCOME_FIELDS",
     "api_time",
     "now",
     "PROCEDURE_ERRORS",

@@ -44,17 +44,19 @@ def _fallbacks(value) -> str:
     return value if isinstance(value, str) else to_json(value or [])
 
 
+# What a caller reports of a model call, in the order the API documents it: the one list the
+# API's OutcomeIn (a test checks), the engine and the rows below follow.
+OUTCOME_FIELDS = ("success", "latency_ms", "tokens_in", "tokens_out", "error_code")
+
+
 def outcome_row(outcome: dict, batch_id: str) -> dict:
     """An outcome {"decision_id", "success", "latency_ms", "tokens_in"?, "tokens_out"?,
     "error_code"?, "recorded_at"?} as bound by insert-outcome."""
     return {
         "decision_id": outcome["decision_id"],
         "recorded_at": db_time(outcome.get("recorded_at")) or now(),
+        **{name: outcome.get(name) for name in OUTCOME_FIELDS},
         "success": flag(outcome["success"]),
-        "latency_ms": outcome["latency_ms"],
-        "tokens_in": outcome.get("tokens_in"),
-        "tokens_out": outcome.get("tokens_out"),
-        "error_code": outcome.get("error_code"),
         "batch_id": batch_id,
     }
 
@@ -144,11 +146,9 @@ def _decision(row: dict) -> dict:
     outcome = None
     if row["recorded_at"] is not None:
         outcome = {
+            **{name: row[name] for name in OUTCOME_FIELDS},
             "success": as_bool(row["success"]),
             "latency_ms": as_float(row["latency_ms"]),
-            "tokens_in": row["tokens_in"],
-            "tokens_out": row["tokens_out"],
-            "error_code": row["error_code"],
             "recorded_at": api_time(row["recorded_at"]),
         }
     return {
