@@ -102,53 +102,58 @@ def problem_response(
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(Problem)
-    def _problem(exc: Problem):
-        return problem_response(exc.status, exc.title, exc.detail, exc.field_errors, exc.headers)
+# One Retry-After for a database that cannot answer now, whoever asked (API or dashboard).
+DATABASE_RETRY_AFTER_S = 1
 
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+
+def to_problem(exc: BaseException) -> Problem:
+    """The one mapping from an exception to the problem answered for it (and its log line);
+    rendered as problem+json by the app's handler and as a page by the dashboard's."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, HTTPException):
         headers = dict(exc.get_headers()) if exc.code == 405 else {}
         headers.pop("Content-Type", None)
-        return problem_response(
-            exc.code or 500, exc.name, exc.description or exc.name, headers=headers
-        )
-
-    @app.errorhandler(dberrors.DatabaseUnavailable)
-    @app.errorhandler(dberrors.TransientError)
-    def _unavailable(exc: dberrors.DatabaseError):
+        return _problem(exc.code or 500, exc.name, exc.description or exc.name, headers=headers)
+    if isinstance(exc, dberrors.DatabaseUnavailable | dberrors.TransientError):
         log.warning(
             "database unavailable for %s %s: %s", request.method, request.path, type(exc).__name__
         )
-        return problem_response(
-            503, "Service unavailable", "the database is unavailable", headers={"Retry-After": "1"}
-        )
-
-    @app.errorhandler(dberrors.ValueTooLarge)
-    def _too_large(exc: dberrors.ValueTooLarge):
+        return Unavailable("the database is unavailable", retry_after=DATABASE_RETRY_AFTER_S)
+    if isinstance(exc, dberrors.ValueTooLarge):
         # The column, never the value: a column narrower than the API's limit is our defect,
         # but the client learns which field to shorten and nothing is stored.
         field = exc.column.lower() or "body"
         log.error("value too large for column %s on %s %s", field, request.method, request.path)
-        return problem_response(
-            422,
-            "Invalid input",
+        return InvalidInput(
             f"a value is too long to be stored: {field}",
-            [{"field": field, "reason": "value too long to be stored"}],
+            field_errors=[{"field": field, "reason": "value too long to be stored"}],
         )
-
-    @app.errorhandler(dberrors.ProcedureError)
-    def _procedure(exc: dberrors.ProcedureError):
+    if isinstance(exc, dberrors.ProcedureError):
         from app.db.store import PROCEDURE_ERRORS
 
         status, title = PROCEDURE_ERRORS.get(exc.code, (500, "Internal Server Error"))
-        if status == 500:
-            log.error("procedure error %s on %s %s", exc.code, request.method, request.path)
-            return problem_response(500, title, "an unexpected error occurred")
-        return problem_response(status, title[:1].upper() + title[1:], exc.message)
+        if status != 500:
+            return _problem(status, title[:1].upper() + title[1:], exc.message)
+        log.error("procedure error %s on %s %s", exc.code, request.method, request.path)
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+    return _problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def _problem(status: int, title: str, detail: str, headers: dict | None = None) -> Problem:
+    problem = Problem(detail, headers=headers)
+    problem.status, problem.title = status, title
+    return problem
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error of the app answers problem+json (the dashboard's blueprint renders the same
+    problems as pages, app.web.blueprint)."""
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem_response(500, "Internal Server Error", "an unexpected error occurred")
+    def _render(exc: Exception):
+        problem = to_problem(exc)
+        return problem_response(
+            problem.status, problem.title, problem.detail, problem.field_errors, problem.headers
+        )

@@ -118,3 +118,17 @@ def test_a_value_too_large_for_its_column_is_a_422_naming_the_column():
     body = assert_problem(response, 422, "endpoint")
     assert "private.example" not in response.get_data(as_text=True)
     assert body["detail"] == "a value is too long to be stored: endpoint"
+
+
+def test_errors_are_mapped_once_for_the_api_and_the_dashboard(app):
+    """One mapping (app.problems.to_problem) under both renderings: a database outage is the
+    same 503 with the same Retry-After on /api and on the dashboard (they once said 1 and 5)."""
+    from app.db import errors as dberrors
+    from app.problems import to_problem
+
+    answers = []
+    for path in ("/api/v1/models", "/dashboard/models"):
+        with app.test_request_context(path):
+            problem = to_problem(dberrors.DatabaseUnavailable("down"))
+            answers.append((problem.status, problem.headers.get("Retry-After")))
+    assert answers == [(503, "1"), (503, "1")]

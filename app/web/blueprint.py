@@ -10,10 +10,8 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, render_template, request
-from werkzeug.exceptions import HTTPException
 
-from app.db import errors as dberrors
-from app.problems import Problem, problem_response
+from app.problems import problem_response, to_problem
 from app.web import formatting, security
 
 log = logging.getLogger(__name__)
@@ -52,41 +50,16 @@ def _template_globals() -> dict:
     }
 
 
-def _error(status: int, title: str, detail: str, headers: dict | None = None):
-    if request.path.startswith(API_PREFIX):
-        return problem_response(status, title, detail, headers=headers)
-    body = render_template("web/error.html", status=status, title=title, detail=detail)
-    return body, status, headers or {}
-
-
-@bp.errorhandler(Problem)
-def _problem(exc: Problem):
-    return _error(exc.status, exc.title, exc.detail, exc.headers)
-
-
-@bp.errorhandler(HTTPException)
-def _http(exc: HTTPException):
-    return _error(exc.code or 500, exc.name, exc.description or exc.name)
-
-
-@bp.errorhandler(dberrors.DatabaseUnavailable)
-@bp.errorhandler(dberrors.TransientError)
-def _unavailable(exc: dberrors.DatabaseError):
-    log.warning(
-        "dashboard: database unavailable for %s %s: %s",
-        request.method,
-        request.path,
-        type(exc).__name__,
-    )
-    return _error(
-        503,
-        "Service unavailable",
-        "the database is unavailable; retrying shortly",
-        {"Retry-After": "5"},
-    )
-
-
 @bp.errorhandler(Exception)
-def _unexpected(exc: Exception):
-    log.exception("dashboard: unhandled error on %s %s", request.method, request.path)
-    return _error(500, "Internal Server Error", "an unexpected error occurred")
+def _render(exc: Exception):
+    """The app's one mapping (app.problems.to_problem), as a page, or as problem+json under
+    /dashboard/api/ where the chart scripts expect it."""
+    problem = to_problem(exc)
+    if request.path.startswith(API_PREFIX):
+        return problem_response(
+            problem.status, problem.title, problem.detail, problem.field_errors, problem.headers
+        )
+    body = render_template(
+        "web/error.html", status=problem.status, title=problem.title, detail=problem.detail
+    )
+    return body, problem.status, problem.headers
