@@ -106,6 +106,9 @@ def hana_schema() -> dict[str, dict[str, str]]:
                 tables[altered.group(1)].update(_columns(altered.group(3)))
             elif dropped := re.match(r"ALTER TABLE (\w+) DROP \((\w+)\)", statement):
                 del tables[dropped.group(1)][dropped.group(2)]
+            elif renamed := re.match(r"RENAME COLUMN (\w+)\.(\w+) TO (\w+)", statement):
+                table = tables[renamed.group(1)]
+                table[renamed.group(3)] = table.pop(renamed.group(2))
             elif gone := re.match(r"DROP TABLE (\w+)", statement):
                 del tables[gone.group(1)]
     return tables
@@ -159,6 +162,35 @@ def test_sqlite_columns_hold_any_length(migrated_template):
             assert types[column] == "TEXT", f"{table}.{column} is {types[column]}"
     finally:
         conn.close()
+
+
+def test_a_decision_row_at_its_longest_fits_on_hana():
+    """Values the service derives from what the API accepts: a decision with the most
+    fallbacks (3), each with an endpoint at its longest and non-ASCII (JSON escapes it)."""
+    from app.db.store.decisions import decision_row
+
+    endpoint = "https://" + "é" * 2040
+    fallbacks = [{"model_id": "m" * 128, "endpoint": endpoint} for _ in range(3)]
+    row = decision_row(
+        {
+            "decision_id": "0" * 36,
+            "decided_at": "2026-12-03 00:00:00.000000",
+            "agent_id": "a" * 128,
+            "task_type": "t" * 128,
+            "model_id": "m" * 128,
+            "assignment_id": None,
+            "strategy": "least_loaded",
+            "score": 1.0,
+            "cache_hit": False,
+            "fallbacks": fallbacks,
+            "reason": "r",
+        }
+    )
+    columns = hana_schema()["ROUTING_DECISIONS"]
+    for name, value in row.items():
+        declared = columns[name.upper()]
+        if isinstance(value, str) and not declared.startswith(("TIMESTAMP", "DOUBLE", "TINY")):
+            assert hana_width(declared) >= len(value), (name, declared, len(value))
 
 
 def test_the_hana_replay_sees_the_widening_migration():

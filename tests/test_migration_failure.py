@@ -134,3 +134,34 @@ def test_a_failed_hana_migration_leaves_the_schema_as_it_was(
 def test_every_migration_connection_makes_ddl_transactional(hana_yoyo):
     with hana_yoyo.copy() as migration_backend:
         assert migration_backend.connection.ddl_autocommit is False
+
+
+def test_a_failed_migration_drops_only_what_its_own_creates_name(tmp_path, monkeypatch):
+    """DDL committed at once, probed so from the start (yoyo then also runs the executed steps'
+    rollbacks): a table the failed migration renamed keeps its rows; only its CREATEs go."""
+    monkeypatch.setattr(hdbcli_over_sqlite, "HONOUR_DDL_OFF", False)
+    uri = DatabaseURI("hana", "owner", "secret", "127.0.0.1", 30015, str(tmp_path / "r.db"), {})
+    backend = HanaBackendOverSqlite(uri, "_yoyo_migration")
+    backend.init_database()
+    folder = tmp_path / "hana_migrations"
+    folder.mkdir()
+    (folder / "0001_create_first.sql").write_text(
+        "CREATE TABLE FIRST_T (X INTEGER);\nINSERT INTO FIRST_T (X) VALUES (42);\n"
+    )
+    (folder / "0001_create_first.rollback.sql").write_text("DROP TABLE FIRST_T;\n")
+    assert apply(backend, folder) == ["0001_create_first"]
+    (folder / "0002_rename_then_fail.sql").write_text(
+        "-- depends: 0001_create_first\n"
+        "ALTER TABLE FIRST_T RENAME TO FIRST_OLD;\n"
+        "CREATE TABLE BROKEN_T (X INTEGER NOT NULL CHECK (X > 0));\n"
+        "INSERT INTO BROKEN_T (X) VALUES (-1);\n"
+    )
+    (folder / "0002_rename_then_fail.rollback.sql").write_text("DROP TABLE BROKEN_T;\n")
+    with pytest.raises(dbapi.Error):
+        apply(backend, folder)
+    names = {name for name, _ in objects(tmp_path / "r.db")}
+    assert "BROKEN_T" not in names
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        kept = [t for t in ("FIRST_T", "FIRST_OLD") if t in names]
+        assert [conn.execute(f"SELECT X FROM {kept[0]}").fetchall()] == [[(42,)]]
+    backend.connection.close()

@@ -177,7 +177,7 @@ class HanaBackend:
         try:
             conn.commit()
         except Exception as exc:
-            raise self.translate(exc) from exc
+            raise (translated := self.translate(exc)) from _cause(translated, exc)
 
     def rollback(self, conn) -> None:
         conn.rollback()
@@ -204,7 +204,7 @@ class HanaBackend:
             columns = [d[0].lower() for d in cursor.description]
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         except Exception as exc:
-            raise self.translate(exc) from exc
+            raise (translated := self.translate(exc)) from _cause(translated, exc)
         finally:
             if cache is None and cursor is not None:
                 cursor.close()
@@ -225,7 +225,7 @@ class HanaBackend:
                 cursor.close()
             return len(rows)
         except Exception as exc:
-            raise self.translate(exc) from exc
+            raise (translated := self.translate(exc)) from _cause(translated, exc)
 
     def _prepared(self, conn, sql: str, cache: dict):
         entry = cache.get(sql)
@@ -324,6 +324,12 @@ class HanaBackend:
 
     def is_connection_error(self, exc: BaseException) -> bool:
         return self.classify(exc) is errors.ErrorClass.CONNECTION_LOST
+
+
+def _cause(translated: Exception, exc: BaseException) -> BaseException | None:
+    """The driver's error to chain, unless its text quotes a value (274 names the value too
+    large): a logged traceback would print it."""
+    return None if isinstance(translated, errors.ValueTooLarge) else exc
 
 
 def _positional(params: Any, names: tuple[str, ...]) -> tuple:

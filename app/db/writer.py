@@ -58,6 +58,9 @@ T = TypeVar("T")
 
 _RETRYABLE = (errors.DatabaseUnavailable, errors.TransientError)
 _QUEUED, _TAKEN, _DONE = "queued", "taken", "done"
+# What the database will refuse however often it is asked: isolated by halving and dead-lettered
+# on replay, so one such row never blocks the spool behind it.
+_REFUSED_FOR_GOOD = (errors.ConstraintViolation, errors.ProcedureError, errors.ValueTooLarge)
 
 
 class Overloaded(Exception):
@@ -562,7 +565,7 @@ class Writer:
                 lambda conn: _apply_idempotent(self.db, conn, entries, new_decision_id()),
                 deadline=self.clock() + self.ack_timeout_s,
             )
-        except (errors.ConstraintViolation, errors.ProcedureError) as exc:
+        except _REFUSED_FOR_GOOD as exc:
             if len(entries) > 1:
                 half = len(entries) // 2
                 self._replay(entries[:half])

@@ -20,6 +20,8 @@ schema's objects before and after are compared), so the next `migrate` starts cl
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 from yoyo import exceptions
 from yoyo.backends.base import DatabaseBackend
@@ -49,6 +51,19 @@ _INTERNAL_TABLES = (
 
 # Objects a migration may create, dropped in this order when a failed one left them behind.
 _DROP_ORDER = ("VIEW", "PROCEDURE", "FUNCTION", "INDEX", "TABLE", "SEQUENCE")
+
+
+_CREATED = re.compile(
+    r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:COLUMN|ROW|UNIQUE)\s+)?"
+    r"(?:TABLE|VIEW|INDEX|SEQUENCE|PROCEDURE|FUNCTION)\s+\"?(\w+)\"?",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def created_by(migration) -> set[str]:
+    """Upper-case names of the objects the migration's own statements create."""
+    text = Path(migration.path).read_text(encoding="utf-8")
+    return {name.upper() for name in _CREATED.findall(text)}
 
 
 class HanaYoyoBackend(DatabaseBackend):
@@ -118,13 +133,30 @@ class HanaYoyoBackend(DatabaseBackend):
             cursor.execute(sql)
         return cursor
 
+    def create_lock_table(self):
+        """yoyo swallows every error here; only "table exists" (288) is expected: a missing
+        privilege (258) or a lost connection must be seen."""
+        try:
+            with self.transaction():
+                self.execute(self.format_sql(self.create_lock_table_sql))
+        except self.DatabaseError as exc:
+            if getattr(exc, "errorcode", None) != 288:
+                raise
+
     def apply_one(self, migration, force=False, mark=True):
-        """Apply one migration; if it fails, drop what it created, then re-raise."""
+        """Apply one migration; if it fails, drop what it created and left, then re-raise."""
         before = self.schema_objects()
         try:
             super().apply_one(migration, force=force, mark=mark)
-        except self.DatabaseError:
-            left = self.schema_objects() - before
+        except self.DatabaseError as failure:
+            log.error("migration %s failed: %s", migration.id, failure)
+            # only objects this migration's own CREATE statements name, new since it began:
+            # never another session's, nor one renamed or altered by the migration
+            left = {
+                (name, kind)
+                for name, kind in self.schema_objects() - before
+                if name.upper() in created_by(migration)
+            }
             if left:
                 log.error(
                     "migration %s failed and left %d objects; dropping them: %s",
