@@ -170,7 +170,9 @@ class Services:
             if not self.db.bounded(self.db.ping, 1.0, seconds=1.0):
                 raise errors.DatabaseUnavailable("ping failed")
         except Exception as exc:
-            detail["database"] = f"unreachable: {type(exc).__name__}: {exc}"
+            # the probe is open to anyone: the driver's text (host, port, user) goes to the log
+            log.warning("readiness: database unreachable: %s: %s", type(exc).__name__, exc)
+            detail["database"] = f"unreachable: {type(exc).__name__}"
             detail["status_detail"] = "degraded: decisions are spooled locally"
             return False, detail
         try:

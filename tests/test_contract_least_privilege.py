@@ -46,6 +46,7 @@ def service(request, tmp_path_factory):
             pytest.skip(SKIP)
         owner = Database.from_config(hana_config(owner_url))
         deploy.migrate(owner.backend)  # idempotent: a rollback would drop the DBA's grants
+        owner.close()
         settings = hana_overrides(service_url)
     app = create_app({**settings, "spool.path": str(folder / "spool.db")})
     yield app
@@ -79,8 +80,12 @@ def test_catalog_route_and_outcome_as_the_service_user(service, headers):
     )
     body = agent_body(agent, min_context=0, max_latency_ms=None)
     assert client.post("/api/v1/agents", json=body, headers=headers["admin"]).status_code == 201
+    # an agent no model can take: the run writes ASSIGNMENT_RUN_UNASSIGNED as this user too
+    unplaced = agent_body(f"lp-unplaced-{suffix}", min_context=100_000_000)
+    assert client.post("/api/v1/agents", json=unplaced, headers=headers["admin"]).status_code == 201
     run = client.post("/api/v1/assignments/auto", json={}, headers=headers["admin"])
     assert run.status_code == 200, run.get_json()
+    assert f"lp-unplaced-{suffix}" in {u["agent_id"] for u in run.get_json()["unassigned"]}
 
     route = client.post("/api/v1/route", json={"agent_id": agent}, headers=headers["router"])
     assert route.status_code == 200, route.get_json()
