@@ -37,17 +37,22 @@ def _clean_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def overrides(tmp_path) -> dict:
-    """Settings for a test app: a private database, no background loops, small pool."""
+def app_settings(folder: Path) -> dict:
+    """Settings for a test app in `folder`: a private database, no background loops, small
+    pool."""
     return {
-        "sqlite.path": str(tmp_path / "router.db"),
-        "spool.path": str(tmp_path / "spool.db"),
+        "sqlite.path": str(folder / "router.db"),
+        "spool.path": str(folder / "spool.db"),
         "background.enabled": False,
         "pool.min_connections": 1,
         "pool.max_connections": 4,
         "catalog.bootstrap_file": "",
     }
+
+
+@pytest.fixture
+def overrides(tmp_path) -> dict:
+    return app_settings(tmp_path)
 
 
 @pytest.fixture
@@ -131,14 +136,7 @@ def shared_api(tmp_path_factory, migrated_template):
     reads of missing things, role checks. Building an app per case would dominate the run."""
     folder = tmp_path_factory.mktemp("shared")
     copy_template(migrated_template, folder / "router.db")
-    settings = {
-        "sqlite.path": str(folder / "router.db"),
-        "spool.path": str(folder / "spool.db"),
-        "background.enabled": False,
-        "pool.min_connections": 1,
-        "pool.max_connections": 4,
-        "catalog.bootstrap_file": "",
-    }
+    settings = app_settings(folder)
     with pytest.MonkeyPatch.context() as env:  # settings come from `settings` only
         for name in _settings_in_env():
             env.delenv(name)
