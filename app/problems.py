@@ -63,20 +63,20 @@ class PayloadTooLarge(Problem):
     status, title = 413, "Payload too large"
 
 
-class TooManyRequests(Problem):
+class _RetryLater(Problem):
+    """A problem the client may retry unchanged after `retry_after` seconds (Retry-After)."""
+
+    def __init__(self, detail: str = "", retry_after: int = 1, **kw) -> None:
+        super().__init__(detail, **kw)
+        self.headers.setdefault("Retry-After", str(retry_after))
+
+
+class TooManyRequests(_RetryLater):
     status, title = 429, "Too many requests"
 
-    def __init__(self, detail: str = "", retry_after: int = 1, **kw) -> None:
-        super().__init__(detail, **kw)
-        self.headers.setdefault("Retry-After", str(retry_after))
 
-
-class Unavailable(Problem):
+class Unavailable(_RetryLater):
     status, title = 503, "Service unavailable"
-
-    def __init__(self, detail: str = "", retry_after: int = 1, **kw) -> None:
-        super().__init__(detail, **kw)
-        self.headers.setdefault("Retry-After", str(retry_after))
 
 
 def problem_document(status: int, title: str, detail: str, instance: str) -> dict:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from app.config import BY_NAME
 from app.db import deadline, errors
 from app.db.backend import Backend
 from app.db.pool import ConnectionPool, PoolError
@@ -83,7 +84,7 @@ class Database:
         # own timeouts end it; further reads wait their deadline in the queue and answer 503
         self.requests = deadline.Deadlines("db-request", workers=request_workers)
         self.dialect = backend.dialect
-        self.backoff = backoff or Backoff(budget=3.0)
+        self.backoff = backoff or Backoff(budget=BY_NAME["retry.budget_ms"].default / 1000.0)
         self.pool = ConnectionPool(
             backend.connect,
             **vars(pool or PoolSettings()),
@@ -177,9 +178,7 @@ class Database:
             with self.transaction() as conn:
                 return work(conn)
 
-        return self.backoff.with_(retries=retries).call(
-            once, retry_if=lambda exc: isinstance(exc, errors.TransientError)
-        )
+        return self.backoff.with_(retries=retries).call(once, retry_if=errors.is_transient)
 
     def _statements(self, conn) -> dict | None:
         """The connection's prepared-statement cache, for backends that prepare explicitly

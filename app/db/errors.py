@@ -45,6 +45,11 @@ class TransientError(DatabaseError):
     error_class = ErrorClass.TRANSIENT
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether the same transaction may pass when run again (the retry policies' test)."""
+    return isinstance(exc, TransientError)
+
+
 class UniqueViolation(DatabaseError):
     """A primary or unique key refused a row (e.g. a second outcome for one decision)."""
 

@@ -60,6 +60,9 @@ _RETRYABLE = (errors.DatabaseUnavailable, errors.TransientError)
 _QUEUED, _TAKEN, _DONE = "queued", "taken", "done"
 # What the database will refuse however often it is asked: isolated by halving and dead-lettered
 # on replay, so one such row never blocks the spool behind it.
+# Transient errors (lock waits) of a group commit retried at 20 and 40 ms, without jitter: the
+# commit has 200 ms (writer.commit_deadline_ms) in all.
+LOCK_WAIT_BACKOFF = Backoff(retries=2, initial=0.02, multiplier=2.0, cap=math.inf, jitter=no_jitter)
 _REFUSED_FOR_GOOD = (errors.ConstraintViolation, errors.ProcedureError, errors.ValueTooLarge)
 
 
@@ -173,10 +176,7 @@ class Writer:
         self.db, self.spool = db, spool
         self.max_batch, self.max_wait_s = max_batch, max_wait_ms / 1000.0
         self.queue_max, self.ack_timeout_s = queue_max, ack_timeout_s
-        # transient errors (lock waits) retried at 20 and 40 ms: a group commit has 200 ms
-        self.backoff = backoff or Backoff(
-            retries=2, initial=0.02, multiplier=2.0, cap=math.inf, jitter=no_jitter
-        )
+        self.backoff = backoff or LOCK_WAIT_BACKOFF
         self.replay_interval_s = replay_interval_s
         # A borrow must not eat the acknowledgement budget: on an outage the batch still has to
         # reach the spool before its requests give up.
@@ -209,13 +209,7 @@ class Writer:
             queue_max=config["writer.queue_max"],
             ack_timeout_s=config["writer.ack_timeout_s"],
             # retry.max_attempts counts a transaction's attempts in all
-            backoff=Backoff(
-                retries=config["retry.max_attempts"] - 1,
-                initial=0.02,
-                multiplier=2.0,
-                cap=math.inf,
-                jitter=no_jitter,
-            ),
+            backoff=LOCK_WAIT_BACKOFF.with_(retries=config["retry.max_attempts"] - 1),
             commit_deadline_ms=config["writer.commit_deadline_ms"],
         )
 
@@ -465,7 +459,7 @@ class Writer:
         deadline = min(deadline, self.clock() + self.commit_deadline_s)
         return self.backoff.with_(clock=self.clock).call(
             lambda: self._bounded(work, deadline - self.clock()),
-            retry_if=lambda exc: isinstance(exc, errors.TransientError),
+            retry_if=errors.is_transient,
             deadline=deadline,
         )
 

@@ -13,8 +13,9 @@ is `dbapi.Error`.
 A failed migration leaves the schema as it was. HANA commits each DDL statement by default, so
 every migration connection runs `SET TRANSACTION AUTOCOMMIT DDL OFF` (as SAP's sqlalchemy-hana
 does for Alembic): a migration is then one transaction that yoyo rolls back whole. Should a
-statement still have committed, the objects the failed migration created are dropped (the
-schema's objects before and after are compared), so the next `migrate` starts clean.
+statement still have committed, the objects the failed migration's own CREATE statements name
+and that are new since it began are dropped (never another session's object, nor one it renamed
+or altered), so the next `migrate` starts clean.
 """
 
 from __future__ import annotations
